@@ -1,0 +1,61 @@
+"""Summary statistics of any table the factory reads, shared by ``r1f inspect`` and dataset cards."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+CATEGORY_LIMIT = 20
+
+
+def column_type(values: Sequence[Any]) -> str:
+    """A short human type name for a column (the first non-null value decides)."""
+    for value in values:
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            return "bool"
+        if isinstance(value, int):
+            return "int"
+        if isinstance(value, float):
+            return "float"
+        if isinstance(value, str):
+            return "str"
+        if isinstance(value, list):
+            return "messages" if value and isinstance(value[0], dict) and "role" in value[0] else "list"
+        return type(value).__name__
+    return "null"
+
+
+def describe(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per-column statistics: numbers get min/mean/max, text gets lengths, small vocabularies get counts.
+
+    >>> describe([{"a": 1, "b": "x"}, {"a": 3, "b": "x"}])["a"]["mean"]
+    2.0
+    """
+    columns: list[str] = []
+    for row in rows:
+        for key in row:
+            if key not in columns:
+                columns.append(key)
+    out: dict[str, dict[str, Any]] = {}
+    for column in columns:
+        values = [row.get(column) for row in rows]
+        present = [v for v in values if v is not None]
+        kind = column_type(values)
+        info: dict[str, Any] = {"type": kind, "nulls": len(values) - len(present)}
+        if kind in ("int", "float") and present:
+            info.update(min=min(present), mean=round(sum(present) / len(present), 3), max=max(present))
+        elif kind == "str" and present:
+            lengths = [len(v) for v in present]
+            info["mean_chars"] = round(sum(lengths) / len(lengths), 1)
+            info["empty"] = sum(1 for v in present if not v.strip())
+        elif kind in ("messages", "list") and present:
+            info["mean_items"] = round(sum(len(v) for v in present) / len(present), 2)
+        if kind in ("str", "int", "bool") and present:
+            counts = Counter(present)
+            if len(counts) <= CATEGORY_LIMIT and len(counts) < max(2, len(present)):
+                info["counts"] = dict(counts.most_common())
+        out[column] = info
+    return out

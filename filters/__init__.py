@@ -1,0 +1,1 @@
+"""Scoring and selecting completions: reward functions (TRL signature) and the filter step."""

@@ -1,0 +1,174 @@
+"""Any OpenAI-compatible chat endpoint: vLLM serve, SGLang, llama.cpp server, ``transformers serve``.
+
+Requests go out concurrently (bounded by ``concurrency``); 429, 5xx, timeouts and dropped
+connections are retried with exponential backoff (honouring ``Retry-After``). ``n`` is sent as is;
+if a server rejects it or returns fewer choices, the missing samples are requested one by one
+with derived seeds. The API key comes from an environment variable and is never printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from generators.engines.base import Completion, Engine, SamplingParams
+from r1f.errors import ConfigError, EngineError
+from r1f.schema import Messages
+
+RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+
+
+class OpenAIEngine(Engine):
+    """Chat completions over HTTP.
+
+    Args:
+        model: the model name the server expects (``/v1/models`` lists them).
+        base_url: the server's ``/v1`` URL, e.g. ``http://127.0.0.1:8000/v1``.
+        api_key_env: name of the environment variable holding the key (unset: no auth header).
+        concurrency: requests in flight at once.
+        max_retries: retries per request after the first attempt.
+        timeout: seconds to wait for one response.
+        batch_size: requests per durable chunk.
+    """
+
+    name = "openai"
+
+    def __init__(
+        self,
+        model: str,
+        base_url: str = "http://127.0.0.1:8000/v1",
+        api_key_env: str = "OPENAI_API_KEY",
+        concurrency: int = 8,
+        max_retries: int = 5,
+        timeout: float = 600.0,
+        batch_size: int = 64,
+        backoff: float = 1.0,
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"--base-url must start with http:// or https://, got {base_url!r}")
+        if concurrency < 1:
+            raise ConfigError(f"--concurrency must be >= 1, got {concurrency}")
+        self.model = model
+        self.base_url = base_url.rstrip("/")
+        self.api_key_env = api_key_env
+        self.concurrency = concurrency
+        self.max_retries = max_retries
+        self.timeout = timeout
+        self.batch_size = batch_size
+        self.backoff = backoff
+        self._native_n = True
+
+    def identity(self) -> dict[str, Any]:
+        return {"engine": self.name, "model": self.model, "base_url": self.base_url}
+
+    def _headers(self) -> dict[str, str]:
+        key = os.environ.get(self.api_key_env)
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+    def generate(self, prompts: Sequence[Messages], params: SamplingParams) -> list[list[Completion]]:
+        return asyncio.run(self._generate_all(prompts, params))
+
+    async def _generate_all(self, prompts: Sequence[Messages], params: SamplingParams) -> list[list[Completion]]:
+        import httpx
+
+        limit = asyncio.Semaphore(self.concurrency)
+        async with httpx.AsyncClient(
+            timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 30.0)),
+            headers=self._headers(),
+            limits=httpx.Limits(max_connections=self.concurrency),
+        ) as client:
+            tasks = [self._one_prompt(client, limit, p, params) for p in prompts]
+            return list(await asyncio.gather(*tasks))
+
+    async def _one_prompt(
+        self, client: Any, limit: asyncio.Semaphore, prompt: Messages, params: SamplingParams
+    ) -> list[Completion]:
+        results: list[Completion] = []
+        if params.n > 1 and self._native_n:
+            results = await self._request(client, limit, prompt, params, n=params.n, seed=params.seed)
+            if len(results) < params.n:
+                self._native_n = False  # server ignores n: ask one sample at a time from now on
+        while len(results) < params.n:
+            seed = params.seed + len(results)
+            results += await self._request(client, limit, prompt, params, n=1, seed=seed)
+        return results[: params.n]
+
+    async def _request(
+        self, client: Any, limit: asyncio.Semaphore, prompt: Messages, params: SamplingParams, *, n: int, seed: int
+    ) -> list[Completion]:
+        import httpx
+
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": prompt,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "max_tokens": params.max_new_tokens,
+            "seed": seed,
+        }
+        if n > 1:
+            body["n"] = n
+        if params.stop:
+            body["stop"] = list(params.stop)
+        url = f"{self.base_url}/chat/completions"
+        last = ""
+        last_retry_after: str | None = None
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                await asyncio.sleep(self._delay(attempt, last_retry_after))
+            last_retry_after = None
+            async with limit:
+                try:
+                    response = await client.post(url, json=body)
+                except (httpx.TimeoutException, httpx.TransportError) as err:
+                    last = (
+                        f"{type(err).__name__} after {self.timeout:g}s timeout"
+                        if isinstance(err, httpx.TimeoutException)
+                        else f"{type(err).__name__}: {err}"
+                    )
+                    continue
+            if response.status_code == 200:
+                return self._parse(response.json(), n)
+            last = f"HTTP {response.status_code}: {response.text[:200]!r}"
+            if n > 1 and response.status_code in (400, 422) and "n" in response.text:
+                self._native_n = False
+                return []
+            if response.status_code not in RETRY_STATUS:
+                raise EngineError(f"{url} rejected the request ({last}); check --model and the server's options")
+            last_retry_after = response.headers.get("retry-after")
+        raise EngineError(
+            f"{url} failed after {self.max_retries + 1} attempts (last: {last}); "
+            "check that the server is up, or raise --timeout / --max-retries"
+        )
+
+    def _delay(self, attempt: int, retry_after: str | None) -> float:
+        if retry_after:
+            try:
+                return min(float(retry_after), 60.0)
+            except ValueError:
+                pass
+        return min(self.backoff * 2 ** (attempt - 1), 30.0) * (0.5 + random.random() / 2)
+
+    def _parse(self, payload: dict[str, Any], n: int) -> list[Completion]:
+        choices = payload.get("choices") or []
+        usage = payload.get("usage") or {}
+        prompt_tokens = usage.get("prompt_tokens")
+        total = usage.get("completion_tokens")
+        out = []
+        for choice in sorted(choices, key=lambda c: c.get("index", 0)):
+            message = choice.get("message") or {}
+            text = message.get("content") or ""
+            reason = choice.get("finish_reason") or "stop"
+            out.append(
+                Completion(
+                    text=text,
+                    finish_reason="length" if reason == "length" else "stop",
+                    prompt_tokens=prompt_tokens,
+                    # usage is per response; per sample only when the response holds one sample
+                    completion_tokens=total if len(choices) == 1 else None,
+                )
+            )
+        return out

@@ -1,0 +1,244 @@
+"""In-process generation with transformers, tuned for a small CPU.
+
+``model.generate`` runs a static batch until its longest member ends, so on natural-length
+completions most of the batch computes padding. This engine runs its own decode loop over the
+KV cache instead: a row that reaches EOS, a stop string or its budget leaves the batch at once
+(``Cache.batch_select_indices``), and when the batch thins out the next waiting prompts are
+prefilled and joined to it (left-padding the shorter cache), so the batch stays full. Results depend
+only on the chunk the runner hands in (same chunk, same numbers), which keeps resume exact.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from generators.engines.base import Completion, Engine, SamplingParams
+from r1f.errors import ConfigError
+from r1f.schema import Messages, stable_id
+
+
+class TransformersEngine(Engine):
+    """transformers causal LM, batched, with rows leaving and joining the batch as they finish.
+
+    Args:
+        model: an alias, local directory or Hub id (see ``generators.models.resolve_model``).
+        batch_size: requests per durable chunk (the unit a killed run may redo).
+        max_active: sequences decoded together; waiting ones join as others finish.
+        dtype: ``auto`` (fp32 on CPU, bf16 on GPU), ``float32``, ``bfloat16`` or ``float16``.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        threads: torch intra-op threads (default: all cores the process may use).
+    """
+
+    name = "transformers"
+
+    def __init__(
+        self,
+        model: str = "smollm2-135m",
+        batch_size: int = 64,
+        max_active: int = 64,
+        dtype: str = "auto",
+        device: str = "auto",
+        threads: int | None = None,
+        progress: Any = None,
+    ) -> None:
+        from generators.models import resolve_model
+
+        if batch_size < 1 or max_active < 1:
+            raise ConfigError(f"--batch-size and --max-active must be >= 1, got {batch_size} and {max_active}")
+        if dtype not in ("auto", "float32", "bfloat16", "float16"):
+            raise ConfigError(f"--dtype must be auto, float32, bfloat16 or float16, got {dtype!r}")
+        self.resolved = resolve_model(model)
+        self.batch_size = batch_size
+        self.max_active = max_active
+        self.progress = progress
+        self.device_name = device
+        self.threads = threads
+        if dtype == "auto":
+            # Decided without importing torch, so a fully cached rerun never pays for it. On CPU fp32:
+            # bf16 measured slower here (Intel Xeon with avx512_bf16, no AMX); see bench/RESULTS.md.
+            gpu = device.startswith("cuda") or (device == "auto" and os.path.exists("/dev/nvidiactl"))
+            dtype = "bfloat16" if gpu else "float32"
+        self.dtype_name = dtype
+        self._tokenizer: Any = None
+        self._model: Any = None
+
+    @property
+    def tokenizer(self) -> Any:
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(self.resolved.path)
+            if self._tokenizer.pad_token_id is None:
+                self._tokenizer.pad_token = self._tokenizer.eos_token
+        return self._tokenizer
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            import torch
+            from transformers import AutoModelForCausalLM
+
+            device = self.device_name
+            if device == "auto":
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+            self.device = torch.device(device)
+            if self.device.type == "cpu":
+                torch.set_num_threads(self.threads or len(os.sched_getaffinity(0)))
+            model = AutoModelForCausalLM.from_pretrained(self.resolved.path, dtype=getattr(torch, self.dtype_name))
+            self._model = model.to(self.device).eval()
+            eos = model.generation_config.eos_token_id
+            eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+            eos_ids.add(self.tokenizer.eos_token_id)
+            self.eos_ids = {e for e in eos_ids if e is not None}
+        return self._model
+
+    def identity(self) -> dict[str, Any]:
+        return {"engine": self.name, "model": self.resolved.name, "dtype": self.dtype_name}
+
+    def encode(self, prompt: Messages) -> list[int]:
+        text = self.tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def sort_key(self, prompt: Messages) -> int:
+        return len(self.encode(prompt))
+
+    def generate(self, prompts: Sequence[Messages], params: SamplingParams) -> list[list[Completion]]:
+        import torch
+
+        self.model  # noqa: B018 - loads on first use and sets self.device and self.eos_ids
+        encoded = [self.encode(p) for p in prompts]
+        # One sequence per (prompt, sample); longest prompts first so joins pad the new rows, not the batch.
+        seqs = [(i, j) for i in range(len(prompts)) for j in range(params.n)]
+        seqs.sort(key=lambda s: -len(encoded[s[0]]))
+        generator = None
+        if not params.greedy:
+            generator = torch.Generator(device=self.device)
+            generator.manual_seed(int(stable_id(params.seed, [list(e) for e in encoded], length=12), 16))
+        with torch.inference_mode():
+            outputs = self._decode([encoded[i] for i, _ in seqs], params, generator)
+        result: list[list[Completion]] = [[None] * params.n for _ in prompts]  # type: ignore[list-item]
+        for (i, j), (ids, reason) in zip(seqs, outputs):
+            result[i][j] = self._completion(encoded[i], ids, reason, params)
+        return result
+
+    def _completion(self, prompt_ids: list[int], ids: list[int], reason: str, params: SamplingParams) -> Completion:
+        body = ids[:-1] if ids and ids[-1] in self.eos_ids else ids
+        text = self.tokenizer.decode(body, skip_special_tokens=True)
+        for stop in params.stop:
+            cut = text.find(stop)
+            if cut != -1:
+                text, reason = text[:cut], "stop"
+        return Completion(text=text, finish_reason=reason, prompt_tokens=len(prompt_ids), completion_tokens=len(ids))
+
+    # -- the decode loop -------------------------------------------------------------------------
+
+    def _prefill(self, batch: list[list[int]]) -> tuple[Any, Any, Any, Any]:
+        """Run the prompt pass for ``batch`` (left-padded); returns (cache, mask, next positions, logits)."""
+        import torch
+        from transformers import DynamicCache
+
+        width = max(len(p) for p in batch)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.tensor([[pad] * (width - len(p)) + p for p in batch], device=self.device)
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in batch], device=self.device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        cache = DynamicCache(config=self.model.config)
+        out = self.model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        return cache, mask, positions[:, -1] + 1, out.logits[:, -1, :].float()
+
+    @staticmethod
+    def _merge(a: tuple[Any, Any, Any, Any], b: tuple[Any, Any, Any, Any]) -> tuple[Any, Any, Any, Any]:
+        """Join two running batches: left-pad the shorter cache and mask, then concatenate rows."""
+        import torch
+        import torch.nn.functional as F
+
+        cache_a, mask_a, pos_a, logits_a = a
+        cache_b, mask_b, pos_b, logits_b = b
+        la, lb = mask_a.shape[1], mask_b.shape[1]
+        width = max(la, lb)
+        for layer_a, layer_b in zip(cache_a.layers, cache_b.layers):
+            for attr in ("keys", "values"):
+                ta = F.pad(getattr(layer_a, attr), (0, 0, width - la, 0))
+                tb = F.pad(getattr(layer_b, attr), (0, 0, width - lb, 0))
+                setattr(layer_a, attr, torch.cat([ta, tb], dim=0))
+        mask = torch.cat([F.pad(mask_a, (width - la, 0)), F.pad(mask_b, (width - lb, 0))], dim=0)
+        return cache_a, mask, torch.cat([pos_a, pos_b]), torch.cat([logits_a, logits_b])
+
+    def _pick(self, logits: Any, params: SamplingParams, generator: Any) -> Any:
+        import torch
+
+        if params.greedy:
+            return logits.argmax(dim=-1)
+        probs = torch.softmax(logits / params.temperature, dim=-1)
+        if params.top_p < 1.0:
+            sorted_probs, order = probs.sort(dim=-1, descending=True)
+            cumulative = sorted_probs.cumsum(dim=-1)
+            sorted_probs[(cumulative - sorted_probs) > params.top_p] = 0.0
+            probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
+        return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+    def _stopped_by_string(self, ids: list[int], stops: tuple[str, ...]) -> bool:
+        if not stops:
+            return False
+        tail = self.tokenizer.decode(ids[-(max(len(s) for s in stops) + 8) :], skip_special_tokens=True)
+        return any(s in tail for s in stops)
+
+    def _decode(self, prompts: list[list[int]], params: SamplingParams, generator: Any) -> list[tuple[list[int], str]]:
+        import torch
+
+        waiting = list(range(len(prompts)))
+        results: list[tuple[list[int], str] | None] = [None] * len(prompts)
+        rows: list[int] = []  # which sequence each batch row holds
+        produced: dict[int, list[int]] = {}
+        state = None
+        while waiting or rows:
+            free = self.max_active - len(rows)
+            # Join waiting prompts when a quarter of the slots are free (or the batch is empty).
+            if waiting and (not rows or free >= max(1, self.max_active // 4)):
+                joining, waiting = waiting[:free], waiting[free:]
+                fresh = self._prefill([prompts[s] for s in joining])
+                state = fresh if state is None else self._merge(state, fresh)
+                rows += joining
+                for s in joining:
+                    produced[s] = []
+            cache, mask, positions, logits = state
+            tokens = self._pick(logits, params, generator)
+            keep = []
+            for r, (seq, tok) in enumerate(zip(rows, tokens.tolist())):
+                out = produced[seq]
+                out.append(tok)
+                if tok in self.eos_ids or self._stopped_by_string(out, params.stop):
+                    results[seq] = (out, "stop")
+                elif len(out) >= params.max_new_tokens:
+                    results[seq] = (out, "length")
+                else:
+                    keep.append(r)
+            if self.progress is not None:
+                self.progress(len(rows))
+            if len(keep) < len(rows):
+                rows = [rows[r] for r in keep]
+                if not rows:
+                    state = None
+                    continue
+                index = torch.tensor(keep, device=self.device)
+                cache.batch_select_indices(index)
+                mask, positions, tokens = mask[index], positions[index], tokens[index]
+            mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
+            out = self.model(
+                input_ids=tokens[:, None],
+                attention_mask=mask,
+                position_ids=positions[:, None],
+                past_key_values=cache,
+                use_cache=True,
+            )
+            state = (cache, mask, positions + 1, out.logits[:, -1, :].float())
+        return results  # type: ignore[return-value]

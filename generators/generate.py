@@ -1,0 +1,246 @@
+"""The resumable generation run: problems in, a dataset of completions out.
+
+Work is cut into chunks that depend only on the full request list (sorted by the engine's length
+key, then cut every ``batch_size``), never on what is already done. A resumed run therefore hands
+the engine exactly the chunks an uninterrupted run would have, and greedy results match row for
+row. Each finished chunk is appended to the run store before the next one starts.
+"""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from generators.engines.base import Completion, Engine, SamplingParams
+from generators.prompts import build_prompt
+from r1f import __version__
+from r1f.errors import DataError
+from r1f.io import write_dataset
+from r1f.schema import Messages, stable_id
+from r1f.store import RunStore
+
+#: columns the runner writes; input columns with these names are replaced
+OWN_COLUMNS = (
+    "id",
+    "request_id",
+    "problem_id",
+    "prompt",
+    "completion",
+    "finish_reason",
+    "prompt_tokens",
+    "completion_tokens",
+    "sample_index",
+    "generator",
+    "model",
+    "engine",
+    "template",
+    "temperature",
+    "top_p",
+    "max_new_tokens",
+    "seed",
+)
+
+
+@dataclass
+class Request:
+    """One prompt to sample ``n`` times, with the problem row it came from."""
+
+    problem: dict[str, Any]
+    messages: Messages
+    key: str
+    row_ids: list[str]
+
+
+@dataclass
+class RunSummary:
+    """What a run did, for the summary table and the manifest."""
+
+    out_dir: Path
+    rows: list[dict[str, Any]]
+    generated: int = 0
+    reused: int = 0
+    seconds: float = 0.0
+    generation_seconds: float = 0.0
+    new_tokens: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.new_tokens / self.generation_seconds if self.generation_seconds else 0.0
+
+    def counts(self) -> dict[str, Any]:
+        reasons = Counter(r["finish_reason"] for r in self.rows)
+        lengths = [r["completion_tokens"] for r in self.rows if r["completion_tokens"] is not None]
+        return {
+            "rows": len(self.rows),
+            "problems": len({r["problem_id"] for r in self.rows}),
+            "generated": self.generated,
+            "reused": self.reused,
+            "finish_reasons": dict(reasons),
+            "empty_completions": sum(1 for r in self.rows if not (r["completion"] or "").strip()),
+            "mean_completion_tokens": round(sum(lengths) / len(lengths), 1) if lengths else None,
+        }
+
+
+def build_requests(
+    problems: Sequence[dict[str, Any]], template: str, engine: Engine, params: SamplingParams
+) -> list[Request]:
+    """Prompts and stable ids: the id hashes the messages, the engine identity and every sampling field."""
+    identity = engine.identity()
+    sampling = params.as_dict()
+    requests = []
+    for i, problem in enumerate(problems):
+        text = problem.get("problem")
+        if not isinstance(text, str) or not text.strip():
+            raise DataError(f"problem row {i + 1} has an empty or missing 'problem'; fix the input or its column map")
+        messages = build_prompt(template, text)
+        key = stable_id(messages, identity, sampling)
+        requests.append(Request(problem, messages, key, [stable_id(key, j) for j in range(params.n)]))
+    return requests
+
+
+def plan_chunks(requests: Sequence[Request], engine: Engine) -> list[list[Request]]:
+    """Deterministic chunks over *all* requests, so a resumed run sees the same chunks."""
+    unique = {r.key: r for r in requests}
+    ordered = sorted(unique.values(), key=lambda r: (engine.sort_key(r.messages), r.key))
+    size = max(1, engine.batch_size)
+    return [ordered[i : i + size] for i in range(0, len(ordered), size)]
+
+
+def _row(
+    request: Request, j: int, completion: Completion, engine: Engine, template: str, params: SamplingParams
+) -> dict:
+    problem = request.problem
+    row = {k: v for k, v in problem.items() if k not in OWN_COLUMNS}
+    identity = engine.identity()
+    row.update(
+        id=request.row_ids[j],
+        request_id=request.key,
+        problem_id=problem.get("id") or stable_id(problem.get("problem"), problem.get("solution")),
+        prompt=request.messages,
+        completion=completion.text,
+        finish_reason=completion.finish_reason,
+        prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens,
+        sample_index=j,
+        generator=f"generate/{template}",
+        model=identity.get("model"),
+        engine=identity["engine"],
+        template=template,
+        temperature=params.temperature,
+        top_p=params.top_p,
+        max_new_tokens=params.max_new_tokens,
+        seed=params.seed,
+    )
+    return row
+
+
+def run_generation(
+    problems: Sequence[dict[str, Any]],
+    *,
+    engine: Engine,
+    params: SamplingParams,
+    out_dir: str | Path,
+    template: str = "r1-zero",
+    force: bool = False,
+    command: Sequence[str] | None = None,
+    inputs: dict[str, Any] | None = None,
+    on_chunk: Callable[[int, int, int], None] | None = None,
+) -> RunSummary:
+    """Generate completions for ``problems`` into ``out_dir``, resuming from its run store.
+
+    Args:
+        problems: rows with at least ``problem`` (and usually ``solution``, ``id``).
+        engine: any :class:`Engine`.
+        params: sampling parameters (part of every row id).
+        out_dir: the dataset directory to (re)write atomically at the end.
+        template: prompt template name (``generators.prompts``).
+        force: discard the run store and generate everything again.
+        command: the command line, recorded in the manifest.
+        inputs: a description of the problem source, recorded in the manifest.
+        on_chunk: progress callback ``(rows_done, rows_total, new_tokens)`` after each chunk.
+
+    Returns:
+        A :class:`RunSummary` with the rows written.
+    """
+    started = time.time()
+    out = Path(out_dir)
+    store = RunStore.beside(out)
+    if force:
+        shutil.rmtree(store.root, ignore_errors=True)
+        store = RunStore.beside(out)
+    store.write_params({"template": template, "sampling": params.as_dict(), **engine.identity()})
+    requests = build_requests(problems, template, engine, params)
+    done = store.rows()
+    total_rows = sum(len(r.row_ids) for r in {r.key: r for r in requests}.values())
+    summary = RunSummary(out_dir=out, rows=[])
+    finished = sum(1 for r in {r.key: r for r in requests}.values() for i in r.row_ids if i in done)
+    summary.reused = finished
+    if on_chunk:
+        on_chunk(finished, total_rows, 0)
+    pending = finished < total_rows
+    for chunk in plan_chunks(requests, engine) if pending else []:
+        todo = [r for r in chunk if any(i not in done for i in r.row_ids)]
+        if not todo:
+            continue
+        t0 = time.time()
+        completions = engine.generate([r.messages for r in todo], params)
+        summary.generation_seconds += time.time() - t0
+        rows = [
+            _row(req, j, comp, engine, template, params)
+            for req, comps in zip(todo, completions)
+            for j, comp in enumerate(comps)
+        ]
+        store.append(rows)
+        summary.generated += len(rows)
+        summary.new_tokens += sum(r["completion_tokens"] or 0 for r in rows)
+        finished += len(rows)
+        if on_chunk:
+            on_chunk(finished, total_rows, summary.new_tokens)
+    done = store.rows()
+    # Output order: input order, then sample index; a request repeated in the input appears once.
+    seen: set[str] = set()
+    for request in requests:
+        for row_id in request.row_ids:
+            if row_id not in seen:
+                seen.add(row_id)
+                summary.rows.append(done[row_id])
+    summary.seconds = time.time() - started
+    manifest = {
+        "kind": "generations",
+        "command": list(command or sys.argv),
+        "inputs": inputs or {},
+        "parameters": {"template": template, "sampling": params.as_dict(), "batch_size": engine.batch_size},
+        "model": engine.identity(),
+        "versions": versions(),
+        "counts": summary.counts(),
+        "timings": {
+            "wall_seconds": round(summary.seconds, 3),
+            "generation_seconds": round(summary.generation_seconds, 3),
+            "new_tokens": summary.new_tokens,
+            "tokens_per_second": round(summary.tokens_per_second, 2),
+        },
+        "run_store": str(store.root),
+    }
+    write_dataset(out, {"train": summary.rows}, manifest)
+    return summary
+
+
+def versions() -> dict[str, str]:
+    """Versions that change results, for the manifest."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"r1-factory": __version__, "python": platform.python_version()}
+    for package in ("torch", "transformers", "datasets", "vllm", "trl", "math-verify"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            pass
+    return found

@@ -1,0 +1,83 @@
+"""Terminal output: one rich console, tables, example rows and progress bars, shared by all commands."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+console = Console()
+
+
+def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    table = Table(title=title, title_justify="left")
+    for header in headers:
+        table.add_column(str(header), overflow="fold")
+    for row in rows:
+        table.add_row(*(str(v) for v in row))
+    console.print(table)
+
+
+def _short(value: Any, width: int = 160) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def print_rows(rows: Sequence[dict[str, Any]]) -> None:
+    """Example rows, one small key/value table each, long values cut."""
+    for i, row in enumerate(rows):
+        table = Table(title=f"row {i}", title_justify="left", show_header=False)
+        table.add_column("column", style="bold")
+        table.add_column("value", overflow="fold")
+        for key, value in row.items():
+            table.add_row(key, _short(value))
+        console.print(table)
+
+
+def print_stats(rows: Sequence[dict[str, Any]], *, title: str, columns: Sequence[str] | None = None) -> None:
+    from curation.stats import describe
+
+    stats = describe(rows)
+    table = Table(title=title, title_justify="left")
+    for header in ("column", "type", "nulls", "summary"):
+        table.add_column(header, overflow="fold")
+    for column, info in stats.items():
+        if columns is not None and column not in columns:
+            continue
+        parts = []
+        if "mean" in info:
+            parts.append(f"min {info['min']}  mean {info['mean']}  max {info['max']}")
+        if "mean_chars" in info:
+            parts.append(f"mean {info['mean_chars']} chars, {info['empty']} empty")
+        if "mean_items" in info:
+            parts.append(f"mean {info['mean_items']} items")
+        if "counts" in info:
+            parts.append(", ".join(f"{k}: {v}" for k, v in info["counts"].items()))
+        table.add_row(column, info["type"], str(info["nulls"]), " | ".join(parts))
+    console.print(table)
+
+
+def progress_bar(label: str) -> Progress:
+    """A progress bar for long work; tasks may carry a ``tokens`` field shown beside the count."""
+    return Progress(
+        TextColumn(f"[bold]{label}[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[tokens]} new tokens"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )

@@ -1,0 +1,48 @@
+"""Shared fixtures. Everything runs offline: the hub switches are set before any HF import."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def model_dir() -> str:
+    """The embedded model, converted once into the user cache (shared with the demo)."""
+    from generators.models import resolve_model
+
+    return resolve_model("smollm2-135m").path
+
+
+@pytest.fixture(scope="session")
+def engine(model_dir: str):
+    """One in-process engine for the whole session; fp32 so results do not depend on CPU bf16 support."""
+    from generators.engines.transformers_engine import TransformersEngine
+
+    return TransformersEngine(model="smollm2-135m", dtype="float32", batch_size=4, max_active=4)
+
+
+def run_r1f(*args: str, cwd: Path | None = None, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
+    """Run the real ``r1f`` entry point in a fresh process, as a user would."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    env.pop("R1F_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "r1f", *args],
+        cwd=cwd or ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kwargs,
+    )

@@ -1,0 +1,52 @@
+"""The in-process engine on the real embedded model (tiny token budgets keep this fast)."""
+
+import torch
+
+from generators.engines import SamplingParams
+from generators.problems import make_problems
+from generators.prompts import build_prompt
+
+
+def _prompts(k, seed=1):
+    return [build_prompt("plain", p["problem"]) for p in make_problems(k, seed=seed, languages=["en", "es"])]
+
+
+def test_greedy_matches_transformers_generate_with_rows_joining(engine):
+    # 6 prompts through 4 slots: rows finish, leave, and waiting rows join the running batch.
+    prompts = _prompts(6)
+    ours = engine.generate(prompts, SamplingParams(max_new_tokens=20))
+    for prompt, (completion,) in zip(prompts, ours):
+        ids = torch.tensor([engine.encode(prompt)])
+        with torch.inference_mode():
+            out = engine.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=20, do_sample=False)
+        ref = out[0, ids.shape[1] :].tolist()
+        eos = [i for i, t in enumerate(ref) if t in engine.eos_ids]
+        ref = ref[: eos[0]] if eos else ref
+        assert completion.text == engine.tokenizer.decode(ref, skip_special_tokens=True)
+        assert completion.text.strip()
+        assert completion.finish_reason == ("stop" if eos else "length")
+        assert completion.completion_tokens == len(ref) + (1 if eos else 0)
+        assert completion.prompt_tokens == ids.shape[1]
+
+
+def test_sampling_n_is_seeded_and_varied(engine):
+    prompts = _prompts(2, seed=2)
+    params = SamplingParams(n=3, temperature=1.0, max_new_tokens=12, seed=7)
+    first = engine.generate(prompts, params)
+    again = engine.generate(prompts, params)
+    assert [[c.text for c in row] for row in first] == [[c.text for c in row] for row in again]
+    assert all(len(row) == 3 for row in first)
+    assert len({c.text for row in first for c in row}) > 2
+    other = engine.generate(prompts, SamplingParams(n=3, temperature=1.0, max_new_tokens=12, seed=8))
+    assert [[c.text for c in row] for row in other] != [[c.text for c in row] for row in first]
+
+
+def test_stop_strings_cut_the_text(engine):
+    prompts = _prompts(2, seed=3)
+    free = engine.generate(prompts, SamplingParams(max_new_tokens=24))
+    word = free[0][0].text.split()[2]
+    cut = engine.generate(prompts[:1], SamplingParams(max_new_tokens=24, stop=(word,)))[0][0]
+    assert word not in cut.text
+    assert free[0][0].text.startswith(cut.text.rstrip())
+    assert cut.finish_reason == "stop"
+    assert cut.completion_tokens < 24

@@ -1,0 +1,1 @@
+"""Thin TRL stages (GRPO, SFT) configured by YAML recipes, and the evaluator."""
