@@ -173,9 +173,7 @@ def generate(
     ] = 64,
     dtype: Annotated[
         str,
-        typer.Option(
-            help="transformers/vllm weights dtype: auto (fp32 on CPU, bf16 on GPU), float32, bfloat16."
-        ),
+        typer.Option(help="transformers/vllm weights dtype: auto (fp32 on CPU, bf16 on GPU), float32, bfloat16."),
     ] = "auto",
     base_url: Annotated[str, typer.Option(help="openai: the server's /v1 URL.")] = "http://127.0.0.1:8000/v1",
     api_key_env: Annotated[
@@ -284,6 +282,122 @@ def inspect(
         console.print(f"made by: {manifest.get('kind', '?')} | model: {manifest.get('model', {})} | counts: {counts}")
     print_rows(data[:rows])
     print_stats(data, title="Column statistics")
+
+
+REWARDS_HELP = (
+    "Comma-separated rewards, optionally with parameters: accuracy,format,cosine(max_len=500). See `r1f rewards`."
+)
+
+
+@app.command()
+def rewards() -> None:
+    """List the registered reward functions (usable in --rewards, --keep and training recipes)."""
+    from filters.registry import REWARDS
+    from filters.rules import RULES
+
+    print_table(
+        "Rewards (TRL signature; None = cannot be judged)",
+        ["name", "what it scores"],
+        [[name, text] for name, (_, text) in REWARDS.items()],
+    )
+    print_table(
+        "Removal rules (--rules)", ["name", "drops rows where"], [[n, make().help] for n, make in RULES.items()]
+    )
+
+
+def _score_or_filter(
+    source: str,
+    out: Path,
+    rewards_spec: str,
+    weights: str | None,
+    keep: str | None,
+    rules_spec: str | None,
+    completion_column: str,
+    save_rejected: bool,
+    drop: bool,
+    split: str,
+) -> None:
+    from filters.registry import parse_rewards
+    from filters.rules import parse_rules
+    from filters.step import reward_stats, run_filter
+    from r1f.io import read_rows
+
+    named = parse_rewards(rewards_spec, weights)
+    rules = parse_rules(rules_spec) if rules_spec else []
+    rows = read_rows(source, split=split)
+    with progress_bar("scoring") as bar:
+        task = bar.add_task("rows", total=len(rows), tokens=0)
+        summary = run_filter(
+            rows,
+            rewards=named,
+            out_dir=out,
+            keep=keep,
+            rules=rules,
+            completion_column=completion_column,
+            save_rejected=save_rejected,
+            drop=drop,
+            inputs={"source": source, "split": split},
+            on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    everything = summary.kept + summary.rejected
+    stats = reward_stats(everything, named)
+    print_table(
+        f"Rewards over {len(everything)} rows",
+        ["reward", "mean", "min", "max", "not judged"],
+        [[n, s["mean"], s["min"], s["max"], s["not_judged"]] for n, s in stats.items()],
+    )
+    if drop:
+        rows_table = [["kept", len(summary.kept)]] + [[f"dropped: {r}", c] for r, c in summary.reasons().most_common()]
+        print_table(f"Filter -> {out} (scored now {summary.scored}, reused {summary.reused})", ["", "rows"], rows_table)
+    else:
+        console.print(f"scores -> {out} (scored now {summary.scored}, reused {summary.reused})")
+
+
+@app.command()
+def score(
+    source: Annotated[
+        str, typer.Argument(help="Dataset with completions: a directory, jsonl/parquet/csv file or Hub name.")
+    ],
+    out: Annotated[Path, typer.Option(help="Dataset directory to write (all rows plus reward_<name> columns).")],
+    rewards: Annotated[str, typer.Option("--rewards", help=REWARDS_HELP)] = "accuracy,format,language_consistency",
+    completion_column: Annotated[str, typer.Option(help="Column holding the completions.")] = "completion",
+    split: Annotated[str, typer.Option(help="Split to read.")] = "train",
+) -> None:
+    """Add one reward_<name> column per reward to every row (resumable: rerun to continue)."""
+    _score_or_filter(source, out, rewards, None, None, None, completion_column, False, False, split)
+
+
+@app.command("filter")
+def filter_(
+    source: Annotated[
+        str, typer.Argument(help="Dataset with completions: a directory, jsonl/parquet/csv file or Hub name.")
+    ],
+    out: Annotated[
+        Path, typer.Option(help="Dataset directory: kept rows in split 'train', dropped rows in 'rejected'.")
+    ],
+    rewards: Annotated[str, typer.Option("--rewards", help=REWARDS_HELP)] = "accuracy,format,language_consistency",
+    keep: Annotated[
+        str | None,
+        typer.Option(
+            help='Keep rows where this holds, e.g. "accuracy == 1 and format == 1 and '
+            'language_consistency >= 0.95". Unjudged (None) scores fail.'
+        ),
+    ] = None,
+    rules: Annotated[
+        str | None,
+        typer.Option(
+            help="R1 removal rules run first: empty, truncated, code_block, "
+            "overlong_paragraph(max_words=200), mixed_language(threshold=0.95)."
+        ),
+    ] = None,
+    save_rejected: Annotated[
+        bool, typer.Option(help="Also write dropped rows with their reject_reason (split 'rejected').")
+    ] = True,
+    completion_column: Annotated[str, typer.Option(help="Column holding the completions.")] = "completion",
+    split: Annotated[str, typer.Option(help="Split to read.")] = "train",
+) -> None:
+    """Score rows, keep or drop each with a recorded reason, plot each reward (resumable)."""
+    _score_or_filter(source, out, rewards, None, keep, rules, completion_column, save_rejected, True, split)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -178,7 +178,7 @@ def write_dataset(
     splits: Mapping[str, Iterable[Mapping[str, Any]]],
     manifest: Mapping[str, Any],
     *,
-    extra_files: Mapping[str, str] | None = None,
+    extra_files: Mapping[str, str | bytes] | None = None,
 ) -> Path:
     """Write a dataset directory atomically: readers see the old one or the new one, never half of one.
 
@@ -200,8 +200,13 @@ def write_dataset(
     payload = dict(manifest)
     payload.setdefault("written_at", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     (tmp / MANIFEST).write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
-    for name, text in (extra_files or {}).items():
-        (tmp / name).write_text(text)
+    for name, content in (extra_files or {}).items():
+        target = tmp / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            target.write_text(content)
     _fsync_tree(tmp)
     old = out.parent / f".{out.name}.old-{os.getpid()}"
     if out.exists():

@@ -1,0 +1,77 @@
+"""Getting text out of completions, and the parts of a reasoning completion.
+
+Completions arrive as plain strings (datasets, the filter step) or as TRL's conversational form
+(a list of messages, the last one the assistant's). Every reward reads them through
+:func:`completion_text` so both shapes, ``None`` and odd content give a defined string.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+ANSWER_RE = re.compile(r"<answer>(.*?)(?:</answer>|$)", re.DOTALL)
+THINK_RE = re.compile(r"<think>(.*?)(?:</think>|$)", re.DOTALL)
+SPECIAL_TOKEN_RE = re.compile(r"<?\|\s*special_token\s*\|>?")
+
+
+def completion_text(completion: Any) -> str:
+    """The text of one completion: a string, a message dict, or a list of messages (last assistant turn).
+
+    >>> completion_text([{"role": "assistant", "content": "14"}]), completion_text(None)
+    ('14', '')
+    """
+    if completion is None:
+        return ""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, dict):
+        content = completion.get("content")
+        return content if isinstance(content, str) else ""
+    if isinstance(completion, (list, tuple)):
+        for message in reversed(completion):
+            if isinstance(message, dict) and message.get("role", "assistant") == "assistant":
+                return completion_text(message)
+        return completion_text(completion[-1]) if completion else ""
+    return ""
+
+
+def prompt_text(prompt: Any) -> str:
+    """The last user turn of a chat prompt (or the prompt itself when it is a string)."""
+    if isinstance(prompt, str):
+        return prompt
+    if isinstance(prompt, (list, tuple)):
+        for message in reversed(prompt):
+            if isinstance(message, dict) and message.get("role") == "user":
+                return message.get("content") or ""
+    return ""
+
+
+def answer_region(text: str) -> str:
+    """Where the final answer lives: the last ``<answer>`` block, else the R1 summary, else everything.
+
+    ``math_verify.parse`` does not look inside ``<answer>`` tags, so the content is cut out first.
+
+    >>> answer_region("<think>2+12</think><answer> 14 </answer>")
+    ' 14 '
+    >>> answer_region("|special_token| 3*4=12, +2 |special_token| Summary: the answer is 14.")
+    ' Summary: the answer is 14.'
+    """
+    matches = ANSWER_RE.findall(text)
+    if matches and matches[-1].strip():
+        return matches[-1]
+    parts = SPECIAL_TOKEN_RE.split(text)
+    if len(parts) >= 3 and parts[-1].strip():
+        return parts[-1]
+    return text
+
+
+def reasoning_region(text: str) -> str:
+    """The reasoning part: inside ``<think>``, else between the R1 special tokens, else the text minus any answer."""
+    match = THINK_RE.search(text)
+    if match and match.group(1).strip():
+        return match.group(1)
+    parts = SPECIAL_TOKEN_RE.split(text)
+    if len(parts) >= 3:
+        return parts[-2]
+    return ANSWER_RE.sub(" ", text)

@@ -1,0 +1,28 @@
+"""PNG plots for datasets (histograms), rendered headless to bytes so they can be written atomically."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+
+def histogram_png(values: Sequence[float], *, title: str, xlabel: str, bins: int = 20) -> bytes:
+    """A histogram as PNG bytes; ``None`` values are counted in the title, not plotted."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    present = [float(v) for v in values if v is not None]
+    missing = len(values) - len(present)
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    ax.hist(present, bins=bins, color="#4C72B0", edgecolor="white")
+    mean = sum(present) / len(present) if present else float("nan")
+    ax.set_title(f"{title} (n={len(present)}, mean={mean:.3f}" + (f", {missing} not judged)" if missing else ")"))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("rows")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
