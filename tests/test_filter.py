@@ -19,27 +19,66 @@ from tests.conftest import ROOT, run_r1f
 
 ROWS = [
     # id, completion, solution, lang, finish_reason -> expected reason (None = kept)
-    ("ok", "<think>Three times four is twelve, plus two is fourteen.</think><answer>14</answer>", "14", "en", "stop", None),
-    ("wrong", "<think>Three times four is twelve, plus two is fifteen.</think><answer>15</answer>", "14", "en", "stop",
-     "keep: accuracy == 1"),
+    (
+        "ok",
+        "<think>Three times four is twelve, plus two is fourteen.</think><answer>14</answer>",
+        "14",
+        "en",
+        "stop",
+        None,
+    ),
+    (
+        "wrong",
+        "<think>Three times four is twelve, plus two is fifteen.</think><answer>15</answer>",
+        "14",
+        "en",
+        "stop",
+        "keep: accuracy == 1",
+    ),
     ("noformat", "The answer is 14.", "14", "en", "stop", "keep: format == 1"),
     ("cut", "<think>Three times four is twelve and then", "14", "en", "length", "truncated"),
     ("empty", "   ", "14", "en", "stop", "empty"),
     ("code", "<think>```python\nprint(14)\n```</think><answer>14</answer>", "14", "en", "stop", "code_block"),
-    ("mixed", "<think>Primero multiplicamos tres por cuatro y obtenemos doce. Then we add two and we get fourteen."
-     "</think><answer>14</answer>", "14", "es", "stop", "mixed_language"),
-    ("es_ok", "<think>Primero multiplicamos tres por cuatro y obtenemos doce. Luego sumamos dos y obtenemos catorce."
-     "</think><answer>14</answer>", "14", "es", "stop", None),
-    ("nogold", "<think>Three times four is twelve.</think><answer>14</answer>", "see the figure", "en", "stop",
-     "keep: accuracy == 1"),
+    (
+        "mixed",
+        "<think>Primero multiplicamos tres por cuatro y obtenemos doce. Then we add two and we get fourteen."
+        "</think><answer>14</answer>",
+        "14",
+        "es",
+        "stop",
+        "mixed_language",
+    ),
+    (
+        "es_ok",
+        "<think>Primero multiplicamos tres por cuatro y obtenemos doce. Luego sumamos dos y obtenemos catorce."
+        "</think><answer>14</answer>",
+        "14",
+        "es",
+        "stop",
+        None,
+    ),
+    (
+        "nogold",
+        "<think>Three times four is twelve.</think><answer>14</answer>",
+        "see the figure",
+        "en",
+        "stop",
+        "keep: accuracy == 1",
+    ),
 ]
 
 
 def _write_rows(path):
     with open(path, "w") as handle:
         for row_id, completion, solution, lang, finish, _ in ROWS:
-            row = {"id": row_id, "problem": "What is 2 + 3 * 4?", "completion": completion, "solution": solution,
-                   "lang": lang, "finish_reason": finish}
+            row = {
+                "id": row_id,
+                "problem": "What is 2 + 3 * 4?",
+                "completion": completion,
+                "solution": solution,
+                "lang": lang,
+                "finish_reason": finish,
+            }
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
@@ -48,8 +87,16 @@ def test_filter_keeps_drops_with_reasons_and_plots(tmp_path):
     _write_rows(source)
     out = tmp_path / "filtered"
     result = run_r1f(
-        "filter", str(source), "--out", str(out), "--rewards", "accuracy,format,language_consistency",
-        "--keep", "accuracy == 1 and format == 1", "--rules", "empty,truncated,code_block,mixed_language",
+        "filter",
+        str(source),
+        "--out",
+        str(out),
+        "--rewards",
+        "accuracy,format,language_consistency",
+        "--keep",
+        "accuracy == 1 and format == 1",
+        "--rules",
+        "empty,truncated,code_block,mixed_language",
     )
     assert result.returncode == 0, result.stderr
     kept = {r["id"] for r in read_rows(out)}
@@ -101,13 +148,26 @@ def test_killed_scoring_run_resumes(tmp_path):
     source = tmp_path / "rows.jsonl"
     with open(source, "w") as handle:
         for i in range(1500):
-            handle.write(json.dumps({"id": f"r{i}", "completion": f"<think>{i} plus one</think><answer>{i + 1}</answer>",
-                                     "solution": str(i + 1 if i % 3 else i)}) + "\n")
+            handle.write(
+                json.dumps(
+                    {
+                        "id": f"r{i}",
+                        "completion": f"<think>{i} plus one</think><answer>{i + 1}</answer>",
+                        "solution": str(i + 1 if i % 3 else i),
+                    }
+                )
+                + "\n"
+            )
     out = tmp_path / "scored"
     store = RunStore.beside(out)
     args = ["score", str(source), "--out", str(out), "--rewards", "accuracy,format"]
-    proc = subprocess.Popen([sys.executable, "-m", "r1f", *args], cwd=ROOT, env={**os.environ},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "r1f", *args],
+        cwd=ROOT,
+        env={**os.environ},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 120
     while time.time() < deadline and not list(store.chunks.glob("*.jsonl")):
         time.sleep(0.05)
@@ -134,15 +194,27 @@ def test_rewards_in_a_real_grpo_step(tmp_path, model_dir):
     from generators.prompts import build_prompt
 
     problems = make_problems(2, seed=9, languages=["en", "es"])
-    data = Dataset.from_list([
-        {"prompt": build_prompt("r1-zero", p["problem"]), "solution": p["solution"], "lang": p["lang"]}
-        for p in problems
-    ])
+    data = Dataset.from_list(
+        [
+            {"prompt": build_prompt("r1-zero", p["problem"]), "solution": p["solution"], "lang": p["lang"]}
+            for p in problems
+        ]
+    )
     named = parse_rewards("accuracy,format,tag_count,language_consistency,cosine", "1,0.5,0.5,0.5,0.2")
     config = GRPOConfig(
-        output_dir=str(tmp_path / "grpo"), use_cpu=True, bf16=False, max_steps=1, per_device_train_batch_size=2,
-        num_generations=2, max_completion_length=12, learning_rate=1e-6, logging_steps=1, report_to=[],
-        reward_weights=[r.weight for r in named], save_strategy="no", seed=0,
+        output_dir=str(tmp_path / "grpo"),
+        use_cpu=True,
+        bf16=False,
+        max_steps=1,
+        per_device_train_batch_size=2,
+        num_generations=2,
+        max_completion_length=12,
+        learning_rate=1e-6,
+        logging_steps=1,
+        report_to=[],
+        reward_weights=[r.weight for r in named],
+        save_strategy="no",
+        seed=0,
     )
     trainer = GRPOTrainer(model=model_dir, reward_funcs=[r.fn for r in named], args=config, train_dataset=data)
     trainer.train()

@@ -96,8 +96,15 @@ class TestFormat:
         strict_ok = "<think>\n3*4=12\n</think>\n<answer>\n14\n</answer>"
         loose_ok = "<think> 3*4=12 </think> <answer>14</answer>"
         r1_ok = "|special_token| 3*4=12, then 2+12 |special_token| Summary: the answer is 14."
-        cases = [strict_ok, loose_ok, r1_ok, "<think></think><answer>14</answer>", "<answer>14</answer>",
-                 "<think>a</think><answer>1</answer><answer>2</answer>", "14"]
+        cases = [
+            strict_ok,
+            loose_ok,
+            r1_ok,
+            "<think></think><answer>14</answer>",
+            "<answer>14</answer>",
+            "<think>a</think><answer>1</answer><answer>2</answer>",
+            "14",
+        ]
         assert Format("strict")(cases) == [1.0, 0, 0, 0, 0, 0, 0]
         assert Format("loose")(cases) == [1.0, 1.0, 0, 0, 0, 0, 0]
         assert Format("r1")(cases) == [0, 0, 1.0, 0, 0, 0, 0]
@@ -116,7 +123,11 @@ class TestFormat:
     def test_reasoning_steps(self):
         text = "Step 1: multiply.\nStep 2: add.\nFinally, answer."
         assert reasoning_steps_reward([text, "1. a\n2. b", "- x", "nothing", "首先算乘法，然后加法"]) == [
-            1.0, 2 / 3, 1 / 3, 0.0, 2 / 3,
+            1.0,
+            2 / 3,
+            1 / 3,
+            0.0,
+            2 / 3,
         ]
         # "1." only counts at a line start
         assert reasoning_steps_reward(["costs 1. dollars and 2. more"]) == [0.0]
@@ -152,7 +163,12 @@ class TestRepetitionAndLength:
             RepetitionPenalty(max_penalty=0.5)
 
     def test_kimi_length_is_group_relative(self):
-        completions = ["<answer>4</answer>", "x" * 50 + "<answer>4</answer>", "<answer>5</answer>", "<answer>9</answer>"]
+        completions = [
+            "<answer>4</answer>",
+            "x" * 50 + "<answer>4</answer>",
+            "<answer>5</answer>",
+            "<answer>9</answer>",
+        ]
         prompts = ["p1", "p1", "p1", "p2"]
         scores = Length()(completions, solution=["4", "4", "4", "9"], prompts=prompts)
         assert scores[0] == pytest.approx(0.5) and scores[1] == pytest.approx(-0.5)
@@ -170,8 +186,10 @@ class TestRepetitionAndLength:
 SENTENCES = {
     "en": "First we multiply three by four and get twelve. Then we add two and the result is fourteen.",
     "es": "Primero multiplicamos tres por cuatro y obtenemos doce. Luego sumamos dos y el resultado es catorce.",
-    "fr": "D'abord on multiplie trois par quatre et on obtient douze. Ensuite on ajoute deux et le résultat est quatorze.",
-    "de": "Zuerst multiplizieren wir drei mit vier und erhalten zwölf. Dann addieren wir zwei und das Ergebnis ist vierzehn.",
+    "fr": "D'abord on multiplie trois par quatre et on obtient douze. "
+    "Ensuite on ajoute deux et le résultat est quatorze.",
+    "de": "Zuerst multiplizieren wir drei mit vier und erhalten zwölf. "
+    "Dann addieren wir zwei und das Ergebnis ist vierzehn.",
     "zh": "首先我们把三乘以四，得到十二。然后我们再加上二，结果是十四。",
 }
 
@@ -179,7 +197,7 @@ SENTENCES = {
 class TestLanguageConsistency:
     def test_five_languages_score_one(self):
         langs = list(SENTENCES)
-        completions = [f"<think>{SENTENCES[l]}</think><answer>14</answer>" for l in langs]
+        completions = [f"<think>{SENTENCES[lang]}</think><answer>14</answer>" for lang in langs]
         assert LanguageConsistency()(completions, lang=langs) == [1.0] * 5
 
     def test_mixed_language_scores_in_between(self):
@@ -206,7 +224,11 @@ class TestLanguageConsistency:
 class TestRegistry:
     def test_spec_with_weights_and_params(self):
         named = parse_rewards("accuracy,format,language_consistency", "1,0.5,0.5")
-        assert [(r.name, r.weight) for r in named] == [("accuracy", 1.0), ("format", 0.5), ("language_consistency", 0.5)]
+        assert [(r.name, r.weight) for r in named] == [
+            ("accuracy", 1.0),
+            ("format", 0.5),
+            ("language_consistency", 0.5),
+        ]
         cosine = parse_rewards("cosine(max_len=50, min_value_correct=0.6)")[0]
         assert cosine.fn.max_len == 50 and cosine.params == {"max_len": 50, "min_value_correct": 0.6}
         dotted = parse_rewards("filters.rewards.format.tag_count_reward")[0]
