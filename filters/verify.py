@@ -13,10 +13,14 @@ LaTeX/expression grammars only.
 from __future__ import annotations
 
 import atexit
-import multiprocessing as mp
 import os
+import re
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
+from fractions import Fraction
 from functools import lru_cache
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -27,6 +31,23 @@ DEFAULT_TIMEOUT = 3.0
 CHUNK = 16
 #: text longer than this is cut (from the front) before parsing: answers live at the end
 MAX_ANSWER_CHARS = 2000
+TRAILING_PUNCT_RE = re.compile(r"[\s.。!！]+$")
+PLAIN_NUMBER_RE = re.compile(r"^\s*-?\d{1,30}(?:\.\d{1,30})?(?:\s*/\s*\d{1,30})?\s*$")
+
+
+def fast_check(gold: str, answer: str) -> float | None:
+    """Exact verdict for plain numbers on both sides (``14``, ``-2.5``, ``7/12``); None when not plain.
+
+    Plain numbers compare as exact fractions, which is what math-verify concludes for them too, so the
+    common case needs no sympy and no worker round trip.
+    """
+    answer = TRAILING_PUNCT_RE.sub("", answer)
+    if not (PLAIN_NUMBER_RE.match(gold) and PLAIN_NUMBER_RE.match(answer)):
+        return None
+    try:
+        return 1.0 if Fraction(gold.replace(" ", "")) == Fraction(answer.replace(" ", "")) else 0.0
+    except (ValueError, ZeroDivisionError):
+        return None
 
 
 # -- worker side ----------------------------------------------------------------------------------
@@ -81,13 +102,19 @@ def check(gold: str, answer: str, explicit: bool = False) -> float | None:
     gold_parsed = parse_gold(gold)
     if gold_parsed is None:
         return None
-    answer = answer[-MAX_ANSWER_CHARS:]
+    # a sentence-final period would make "7/10." parse as 7/10.0, which then fails to verify
+    answer = TRAILING_PUNCT_RE.sub("", answer[-MAX_ANSWER_CHARS:])
     if not answer.strip():
         return 0.0
     parsed = parse(answer, extraction_config=_config(explicit), parsing_timeout=None)
     if not parsed:
         return 0.0
     return 1.0 if verify(gold_parsed, parsed, timeout_seconds=None) else 0.0
+
+
+def serve(fd: int) -> None:
+    """Worker entry point: answer verification requests on the socket ``fd`` until it closes."""
+    _worker(Connection(fd))
 
 
 def _worker(conn: Connection) -> None:
@@ -114,11 +141,19 @@ def _worker(conn: Connection) -> None:
 
 
 class _Worker:
-    def __init__(self, ctx: Any) -> None:
-        self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker, args=(child,), daemon=True)
-        self.process.start()
+    """One verifier process. Started as ``python -c ...`` rather than through multiprocessing, so it
+    never re-imports the caller's ``__main__`` (scripts without a main guard keep working)."""
+
+    def __init__(self) -> None:
+        parent, child = socket.socketpair()
+        code = "import sys; from filters.verify import serve; serve(int(sys.argv[1]))"
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", code, str(child.fileno())],
+            pass_fds=(child.fileno(),),
+            stdin=subprocess.DEVNULL,
+        )
         child.close()
+        self.conn = Connection(parent.detach())
         self.pending: list[tuple[int, str, str, bool]] = []
         self.since = 0.0
 
@@ -129,7 +164,7 @@ class _Worker:
 
     def kill(self) -> None:
         self.process.kill()
-        self.process.join(timeout=5)
+        self.process.wait(timeout=5)
         self.conn.close()
 
 
@@ -144,7 +179,6 @@ class VerifyPool:
     def __init__(self, workers: int | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.size = workers or max(1, len(os.sched_getaffinity(0)))
         self.timeout = timeout
-        self._ctx = mp.get_context("spawn")  # fork after torch/tokenizers threads can deadlock
         self._workers: list[_Worker] = []
         self.timeouts = 0
         #: seconds each item of the last :meth:`verify` call took in its worker (overruns count as timeout)
@@ -152,21 +186,30 @@ class VerifyPool:
 
     def _ensure(self) -> None:
         while len(self._workers) < self.size:
-            self._workers.append(_Worker(self._ctx))
+            self._workers.append(_Worker())
 
     def verify(self, pairs: Sequence[tuple[str, str] | tuple[str, str, bool]]) -> list[float | None]:
         """Scores in input order for ``(gold, answer[, explicit])``; each distinct item is checked once."""
+        self.durations = []
         unique: dict[tuple[str, str, bool], int] = {}
         keys = [(p[0], p[1], bool(p[2]) if len(p) > 2 else False) for p in pairs]
         for key in keys:
             unique.setdefault(key, len(unique))
-        items = [(i, *key) for key, i in unique.items()]
-        results = self._run(items)
+        results: dict[int, float | None] = {}
+        items = []
+        for key, i in unique.items():
+            started = time.perf_counter()
+            quick = fast_check(key[0], key[1])
+            if quick is None:
+                items.append((i, *key))
+            else:
+                results[i] = quick
+                self.durations.append(time.perf_counter() - started)
+        results.update(self._run(items) if items else {})
         return [results[unique[key]] for key in keys]
 
     def _run(self, items: list[tuple[int, str, str, bool]]) -> dict[int, float | None]:
         results: dict[int, float | None] = {}
-        self.durations = []
         queue = [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
         queue.reverse()
         self._ensure()
@@ -203,7 +246,7 @@ class VerifyPool:
         results[culprit[0]] = 0.0
         self.durations.append(self.timeout)
         worker.kill()
-        fresh = _Worker(self._ctx)
+        fresh = _Worker()
         self._workers[self._workers.index(worker)] = fresh
         if rest:
             fresh.give(rest)
@@ -216,8 +259,9 @@ class VerifyPool:
                 worker.conn.send(None)
             except OSError:
                 pass
-            worker.process.join(timeout=2)
-            if worker.process.is_alive():
+            try:
+                worker.process.wait(timeout=2)
+            except subprocess.TimeoutExpired:
                 worker.process.kill()
         self._workers = []
 

@@ -26,6 +26,7 @@ class TestAccuracy:
             ("<answer>15</answer>", "14", 0.0),
             ("We get $\\boxed{14}$.", "14", 1.0),
             ("so the answer is 14.", "14", 1.0),
+            ("So the answer is 7/10.", "7/10", 1.0),  # the period must not make it 7/10.0
             ("<answer>\\frac{1}{2}</answer>", "0.5", 1.0),
             ("<answer>1/2</answer>", "\\frac{1}{2}", 1.0),
             ("<answer>$\\frac{7}{12}$</answer>", "7/12", 1.0),

@@ -40,7 +40,7 @@ class RepetitionPenalty:
                 out.append(0.0)
                 continue
             grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
-            out.append((1.0 - len(set(grams)) / len(grams)) * self.max_penalty)
+            out.append((1.0 - len(set(grams)) / len(grams)) * self.max_penalty + 0.0)  # + 0.0: no -0.0
         return out
 
 
