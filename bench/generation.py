@@ -75,8 +75,8 @@ def main() -> None:
     if args.variants:
         configs += [
             ("ours bf16", {"dtype": "bfloat16"}),
-            ("ours max_active=128, batch 128", {"max_active": 128, "batch_size": 128}),
-            ("ours max_active=32", {"max_active": 32}),
+            ("ours chunk 128, active 128", {"max_active": 128, "batch_size": 128}),
+            ("ours chunk 128, active 64 (rows join as others finish)", {"max_active": 64, "batch_size": 128}),
         ]
     for label, options in configs:
         engine = TransformersEngine(**options)

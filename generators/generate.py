@@ -40,7 +40,6 @@ OWN_COLUMNS = (
     "generator",
     "model",
     "engine",
-    "template",
     "temperature",
     "top_p",
     "max_new_tokens",
@@ -89,10 +88,17 @@ class RunSummary:
         }
 
 
+PromptFn = Callable[[dict[str, Any]], Messages]
+
+
 def build_requests(
-    problems: Sequence[dict[str, Any]], template: str, engine: Engine, params: SamplingParams
+    problems: Sequence[dict[str, Any]], prompt: str | PromptFn, engine: Engine, params: SamplingParams
 ) -> list[Request]:
-    """Prompts and stable ids: the id hashes the messages, the engine identity and every sampling field."""
+    """Prompts and stable ids: the id hashes the messages, the engine identity and every sampling field.
+
+    ``prompt`` is a template name (``generators.prompts``) or a function from a problem row to messages;
+    a trailing assistant message is a prefix the completion must continue (e.g. ``<think>\n``).
+    """
     identity = engine.identity()
     sampling = params.as_dict()
     requests = []
@@ -100,7 +106,7 @@ def build_requests(
         text = problem.get("problem")
         if not isinstance(text, str) or not text.strip():
             raise DataError(f"problem row {i + 1} has an empty or missing 'problem'; fix the input or its column map")
-        messages = build_prompt(template, text)
+        messages = build_prompt(prompt, text) if isinstance(prompt, str) else prompt(problem)
         key = stable_id(messages, identity, sampling)
         requests.append(Request(problem, messages, key, [stable_id(key, j) for j in range(params.n)]))
     return requests
@@ -115,25 +121,27 @@ def plan_chunks(requests: Sequence[Request], engine: Engine) -> list[list[Reques
 
 
 def _row(
-    request: Request, j: int, completion: Completion, engine: Engine, template: str, params: SamplingParams
+    request: Request, j: int, completion: Completion, engine: Engine, generator: str, params: SamplingParams
 ) -> dict:
     problem = request.problem
     row = {k: v for k, v in problem.items() if k not in OWN_COLUMNS}
     identity = engine.identity()
+    messages, prefix = request.messages, ""
+    if messages and messages[-1]["role"] == "assistant":  # a forced start, e.g. "<think>\n"
+        messages, prefix = messages[:-1], messages[-1]["content"]
     row.update(
         id=request.row_ids[j],
         request_id=request.key,
         problem_id=problem.get("id") or stable_id(problem.get("problem"), problem.get("solution")),
-        prompt=request.messages,
-        completion=completion.text,
+        prompt=messages,
+        completion=prefix + completion.text,
         finish_reason=completion.finish_reason,
         prompt_tokens=completion.prompt_tokens,
         completion_tokens=completion.completion_tokens,
         sample_index=j,
-        generator=f"generate/{template}",
+        generator=generator,
         model=identity.get("model"),
         engine=identity["engine"],
-        template=template,
         temperature=params.temperature,
         top_p=params.top_p,
         max_new_tokens=params.max_new_tokens,
@@ -142,47 +150,41 @@ def _row(
     return row
 
 
-def run_generation(
+def generate_rows(
     problems: Sequence[dict[str, Any]],
     *,
     engine: Engine,
     params: SamplingParams,
-    out_dir: str | Path,
-    template: str = "r1-zero",
-    force: bool = False,
-    command: Sequence[str] | None = None,
-    inputs: dict[str, Any] | None = None,
+    store: RunStore,
+    prompt: str | PromptFn = "r1-zero",
+    generator: str | None = None,
     on_chunk: Callable[[int, int, int], None] | None = None,
+    on_rows: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> RunSummary:
-    """Generate completions for ``problems`` into ``out_dir``, resuming from its run store.
+    """Generate what ``store`` lacks and return every row, in input order (then sample index).
 
     Args:
         problems: rows with at least ``problem`` (and usually ``solution``, ``id``).
         engine: any :class:`Engine`.
         params: sampling parameters (part of every row id).
-        out_dir: the dataset directory to (re)write atomically at the end.
-        template: prompt template name (``generators.prompts``).
-        force: discard the run store and generate everything again.
-        command: the command line, recorded in the manifest.
-        inputs: a description of the problem source, recorded in the manifest.
+        store: the run store finished chunks go to and are reused from.
+        prompt: a template name or a function from a problem row to chat messages.
+        generator: the ``generator`` provenance column (default ``generate/<template>``).
         on_chunk: progress callback ``(rows_done, rows_total, new_tokens)`` after each chunk.
-
-    Returns:
-        A :class:`RunSummary` with the rows written.
+        on_rows: called with every finished chunk's rows (new or reused), e.g. to score them while the
+            next chunk generates.
     """
     started = time.time()
-    out = Path(out_dir)
-    store = RunStore.beside(out)
-    if force:
-        shutil.rmtree(store.root, ignore_errors=True)
-        store = RunStore.beside(out)
-    store.write_params({"template": template, "sampling": params.as_dict(), **engine.identity()})
-    requests = build_requests(problems, template, engine, params)
+    generator = generator or (f"generate/{prompt}" if isinstance(prompt, str) else "generate/custom")
+    requests = build_requests(problems, prompt, engine, params)
+    unique = list({r.key: r for r in requests}.values())
     done = store.rows()
-    total_rows = sum(len(r.row_ids) for r in {r.key: r for r in requests}.values())
-    summary = RunSummary(out_dir=out, rows=[])
-    finished = sum(1 for r in {r.key: r for r in requests}.values() for i in r.row_ids if i in done)
+    total_rows = sum(len(r.row_ids) for r in unique)
+    summary = RunSummary(out_dir=store.root, rows=[])
+    finished = sum(1 for r in unique for i in r.row_ids if i in done)
     summary.reused = finished
+    if on_rows and finished:
+        on_rows([done[i] for r in unique for i in r.row_ids if i in done])
     if on_chunk:
         on_chunk(finished, total_rows, 0)
     pending = finished < total_rows
@@ -194,30 +196,45 @@ def run_generation(
         completions = engine.generate([r.messages for r in todo], params)
         summary.generation_seconds += time.time() - t0
         rows = [
-            _row(req, j, comp, engine, template, params)
+            _row(req, j, comp, engine, generator, params)
             for req, comps in zip(todo, completions)
             for j, comp in enumerate(comps)
         ]
         store.append(rows)
+        if on_rows:
+            on_rows(rows)
         summary.generated += len(rows)
         summary.new_tokens += sum(r["completion_tokens"] or 0 for r in rows)
         finished += len(rows)
         if on_chunk:
             on_chunk(finished, total_rows, summary.new_tokens)
     done = store.rows()
-    # Output order: input order, then sample index; a request repeated in the input appears once.
-    seen: set[str] = set()
-    for request in requests:
-        for row_id in request.row_ids:
-            if row_id not in seen:
-                seen.add(row_id)
-                summary.rows.append(done[row_id])
+    summary.rows = [done[row_id] for request in unique for row_id in request.row_ids]
     summary.seconds = time.time() - started
-    manifest = {
-        "kind": "generations",
+    return summary
+
+
+def generation_manifest(
+    summary: RunSummary,
+    *,
+    engine: Engine,
+    params: SamplingParams,
+    prompt: str | PromptFn,
+    store: RunStore,
+    kind: str = "generations",
+    command: Sequence[str] | None = None,
+    inputs: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The manifest fields every generating command records."""
+    return {
+        "kind": kind,
         "command": list(command or sys.argv),
         "inputs": inputs or {},
-        "parameters": {"template": template, "sampling": params.as_dict(), "batch_size": engine.batch_size},
+        "parameters": {
+            "prompt": prompt if isinstance(prompt, str) else getattr(prompt, "name", "custom"),
+            "sampling": params.as_dict(),
+            "batch_size": engine.batch_size,
+        },
         "model": engine.identity(),
         "versions": versions(),
         "counts": summary.counts(),
@@ -229,7 +246,44 @@ def run_generation(
         },
         "run_store": str(store.root),
     }
-    write_dataset(out, {"train": summary.rows}, manifest)
+
+
+def open_store(out_dir: str | Path, *, force: bool = False) -> RunStore:
+    """The run store beside ``out_dir``; ``force`` empties it first."""
+    store = RunStore.beside(out_dir)
+    if force:
+        shutil.rmtree(store.root, ignore_errors=True)
+        store = RunStore.beside(out_dir)
+    return store
+
+
+def run_generation(
+    problems: Sequence[dict[str, Any]],
+    *,
+    engine: Engine,
+    params: SamplingParams,
+    out_dir: str | Path,
+    template: str | PromptFn = "r1-zero",
+    force: bool = False,
+    command: Sequence[str] | None = None,
+    inputs: dict[str, Any] | None = None,
+    on_chunk: Callable[[int, int, int], None] | None = None,
+) -> RunSummary:
+    """Generate completions for ``problems`` into the dataset ``out_dir``, resuming from its run store.
+
+    See :func:`generate_rows` for the arguments; ``force`` discards the run store first. The dataset is
+    written atomically with a manifest (command, parameters, model, versions, counts, timings).
+    """
+    started = time.time()
+    store = open_store(out_dir, force=force)
+    store.write_params({"prompt": str(template), "sampling": params.as_dict(), **engine.identity()})
+    summary = generate_rows(problems, engine=engine, params=params, store=store, prompt=template, on_chunk=on_chunk)
+    summary.out_dir = Path(out_dir)
+    summary.seconds = time.time() - started
+    manifest = generation_manifest(
+        summary, engine=engine, params=params, prompt=template, store=store, command=command, inputs=inputs
+    )
+    write_dataset(out_dir, {"train": summary.rows}, manifest)
     return summary
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -116,95 +115,71 @@ def _write_rows(out: Path, rows: list[dict[str, Any]], manifest: dict[str, Any])
         write_dataset(out, {"train": rows}, manifest)
 
 
-@app.command()
-def generate(
-    out: Annotated[
-        Path, typer.Option(help="Dataset directory to write (atomically); its run store sits beside it as .NAME.run/.")
-    ] = Path("datasets_out/generations"),
-    problems_source: Annotated[
-        str,
-        typer.Option(
-            "--problems", help="builtin, heldout, a jsonl/parquet/csv file, a dataset directory, or a Hub dataset name."
-        ),
-    ] = "builtin",
-    n_problems: Annotated[
-        int | None,
-        typer.Option(
-            help="How many problems (built-in: made; files: the first N). Default: 32 built-in, all of a file."
-        ),
-    ] = None,
-    problem_column: Annotated[
-        str, typer.Option(help="Column with the problem text in a file or Hub dataset.")
-    ] = "problem",
-    solution_column: Annotated[
-        str, typer.Option(help="Column with the gold answer (kept as 'solution').")
-    ] = "solution",
-    split: Annotated[str, typer.Option(help="Split to read from a Hub dataset or multi-split directory.")] = "train",
-    languages: Annotated[str, typer.Option(help=LANGS_HELP)] = "en,es,fr,de,zh",
-    problem_seed: Annotated[int, typer.Option(help="Seed of the built-in problem generator.")] = 0,
-    model: Annotated[
-        str,
-        typer.Option(
-            help="Model alias (smollm2-135m), local directory or Hub id; for --engine openai, the served model name."
-        ),
-    ] = "smollm2-135m",
-    engine: Annotated[
-        str,
-        typer.Option(
-            help="transformers (in-process, default), openai (any OpenAI-compatible server), "
-            "vllm (in-process, optional extra)."
-        ),
-    ] = "transformers",
-    template: Annotated[
-        str, typer.Option(help="Prompt template: r1-zero (think/answer tags), step-by-step, plain.")
-    ] = "r1-zero",
-    n: Annotated[int, typer.Option(help="Samples per problem.")] = 1,
-    temperature: Annotated[float, typer.Option(help="Sampling temperature; 0 is greedy (deterministic).")] = 0.0,
-    top_p: Annotated[float, typer.Option(help="Nucleus sampling threshold.")] = 1.0,
-    max_new_tokens: Annotated[int, typer.Option(help="Most tokens per completion.")] = 256,
-    stop: Annotated[list[str] | None, typer.Option(help="Stop string (repeatable); the text is cut before it.")] = None,
-    seed: Annotated[int, typer.Option(help="Sampling seed (part of every row id).")] = 0,
-    batch_size: Annotated[
-        int | None,
-        typer.Option(help="Requests per durable chunk (a kill loses at most one chunk). Default per engine."),
-    ] = None,
-    max_active: Annotated[
-        int, typer.Option(help="transformers: sequences decoded at once; others join as rows finish.")
-    ] = 64,
-    dtype: Annotated[
-        str,
-        typer.Option(help="transformers/vllm weights dtype: auto (fp32 on CPU, bf16 on GPU), float32, bfloat16."),
-    ] = "auto",
-    base_url: Annotated[str, typer.Option(help="openai: the server's /v1 URL.")] = "http://127.0.0.1:8000/v1",
-    api_key_env: Annotated[
-        str, typer.Option(help="openai: environment variable holding the API key (never printed).")
-    ] = "OPENAI_API_KEY",
-    concurrency: Annotated[int, typer.Option(help="openai: requests in flight at once.")] = 8,
-    timeout: Annotated[float, typer.Option(help="openai: seconds to wait for one response.")] = 600.0,
-    max_retries: Annotated[
-        int, typer.Option(help="openai: retries on 429/5xx/timeouts, with exponential backoff.")
-    ] = 5,
-    force: Annotated[
-        bool, typer.Option("--force", help="Ignore finished chunks in the run store and generate everything again.")
-    ] = False,
-) -> None:
-    """Run problems through an engine and write a dataset of completions (resumable: rerun to continue)."""
-    from generators.engines import SamplingParams, make_engine
-    from generators.generate import run_generation
-    from generators.sources import load_problems
+# Options shared by every command that generates: defined once, used by each signature.
+OutOpt = Annotated[Path, typer.Option(help="Dataset directory to write (atomically); its run store sits beside it.")]
+ProblemsOpt = Annotated[
+    str,
+    typer.Option(
+        "--problems", help="builtin, heldout, a jsonl/parquet/csv file, a dataset directory, or a Hub dataset name."
+    ),
+]
+NProblemsOpt = Annotated[
+    int | None,
+    typer.Option(help="How many problems (built-in: made; files: the first N). Default: 32 built-in, all of a file."),
+]
+ProblemColOpt = Annotated[str, typer.Option(help="Column with the problem text in a file or Hub dataset.")]
+SolutionColOpt = Annotated[str, typer.Option(help="Column with the gold answer (kept as 'solution').")]
+SplitOpt = Annotated[str, typer.Option(help="Split to read from a Hub dataset or multi-split directory.")]
+LangsOpt = Annotated[str, typer.Option(help=LANGS_HELP)]
+ProblemSeedOpt = Annotated[int, typer.Option(help="Seed of the built-in problem generator.")]
+ModelOpt = Annotated[
+    str,
+    typer.Option(
+        help="Model alias (smollm2-135m), local directory or Hub id; for --engine openai, the served model name."
+    ),
+]
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        help="transformers (in-process, default), openai (any OpenAI-compatible server), vllm (in-process, optional "
+        "extra)."
+    ),
+]
+TemperatureOpt = Annotated[float, typer.Option(help="Sampling temperature; 0 is greedy (deterministic).")]
+TopPOpt = Annotated[float, typer.Option(help="Nucleus sampling threshold.")]
+MaxNewOpt = Annotated[int, typer.Option(help="Most tokens per completion.")]
+StopOpt = Annotated[list[str] | None, typer.Option(help="Stop string (repeatable); the text is cut before it.")]
+SeedOpt = Annotated[int, typer.Option(help="Sampling seed (part of every row id).")]
+BatchOpt = Annotated[
+    int | None, typer.Option(help="Requests per durable chunk (a kill loses at most one chunk). Default per engine.")
+]
+ActiveOpt = Annotated[int, typer.Option(help="transformers: sequences decoded at once; others join as rows finish.")]
+DtypeOpt = Annotated[
+    str, typer.Option(help="transformers/vllm weights dtype: auto (fp32 on CPU, bf16 on GPU), float32, bfloat16.")
+]
+BaseUrlOpt = Annotated[str, typer.Option(help="openai: the server's /v1 URL.")]
+KeyEnvOpt = Annotated[str, typer.Option(help="openai: environment variable holding the API key (never printed).")]
+ConcurrencyOpt = Annotated[int, typer.Option(help="openai: requests in flight at once.")]
+TimeoutOpt = Annotated[float, typer.Option(help="openai: seconds to wait for one response.")]
+RetriesOpt = Annotated[int, typer.Option(help="openai: retries on 429/5xx/timeouts, with exponential backoff.")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Ignore finished chunks in the run store and start again.")]
 
-    params = SamplingParams(
-        n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, stop=tuple(stop or ()), seed=seed
-    )
-    rows = load_problems(
-        problems_source,
-        n=n_problems,
-        seed=problem_seed,
-        languages=_split_csv(languages),
-        problem_column=problem_column,
-        solution_column=solution_column,
-        split=split,
-    )
+
+def _make_engine(
+    engine: str,
+    model: str,
+    *,
+    batch_size: int | None,
+    max_active: int,
+    dtype: str,
+    base_url: str,
+    api_key_env: str,
+    concurrency: int,
+    timeout: float,
+    max_retries: int,
+) -> Any:
+    from generators.engines import make_engine
+
     options: dict[str, Any] = {"model": model}
     if engine == "openai":
         options.update(
@@ -220,17 +195,98 @@ def generate(
         options.update(dtype=dtype)
     if batch_size is not None:
         options["batch_size"] = batch_size
+    return make_engine(engine, **options)
+
+
+def _load(
+    source: str, n: int | None, seed: int, languages: str, problem_column: str, solution_column: str, split: str
+) -> list[dict[str, Any]]:
+    from generators.sources import load_problems
+
+    return load_problems(
+        source,
+        n=n,
+        seed=seed,
+        languages=_split_csv(languages),
+        problem_column=problem_column,
+        solution_column=solution_column,
+        split=split,
+    )
+
+
+class _Progress:
+    """A progress bar over rows that the runners' ``on_chunk(done, total, tokens)`` callback drives."""
+
+    def __init__(self, label: str) -> None:
+        self.bar = progress_bar(label)
+        self.task = None
+
+    def __enter__(self) -> _Progress:
+        self.bar.__enter__()
+        self.task = self.bar.add_task("rows", total=None, tokens=0)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.bar.__exit__(*exc)
+
+    def __call__(self, done: int, total: int, tokens: int) -> None:
+        self.bar.update(self.task, completed=done, total=total, tokens=tokens)
+
+
+@app.command()
+def generate(
+    out: OutOpt = Path("datasets_out/generations"),
+    problems_source: ProblemsOpt = "builtin",
+    n_problems: NProblemsOpt = None,
+    problem_column: ProblemColOpt = "problem",
+    solution_column: SolutionColOpt = "solution",
+    split: SplitOpt = "train",
+    languages: LangsOpt = "en,es,fr,de,zh",
+    problem_seed: ProblemSeedOpt = 0,
+    model: ModelOpt = "smollm2-135m",
+    engine: EngineOpt = "transformers",
+    template: Annotated[
+        str, typer.Option(help="Prompt template: r1-zero (think/answer tags), step-by-step, plain.")
+    ] = "r1-zero",
+    n: Annotated[int, typer.Option(help="Samples per problem.")] = 1,
+    temperature: TemperatureOpt = 0.0,
+    top_p: TopPOpt = 1.0,
+    max_new_tokens: MaxNewOpt = 256,
+    stop: StopOpt = None,
+    seed: SeedOpt = 0,
+    batch_size: BatchOpt = None,
+    max_active: ActiveOpt = 128,
+    dtype: DtypeOpt = "auto",
+    base_url: BaseUrlOpt = "http://127.0.0.1:8000/v1",
+    api_key_env: KeyEnvOpt = "OPENAI_API_KEY",
+    concurrency: ConcurrencyOpt = 8,
+    timeout: TimeoutOpt = 600.0,
+    max_retries: RetriesOpt = 5,
+    force: ForceOpt = False,
+) -> None:
+    """Run problems through an engine and write a dataset of completions (resumable: rerun to continue)."""
+    from generators.engines import SamplingParams
+    from generators.generate import run_generation
+
+    params = SamplingParams(
+        n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, stop=tuple(stop or ()), seed=seed
+    )
+    rows = _load(problems_source, n_problems, problem_seed, languages, problem_column, solution_column, split)
     console.print(f"[bold]r1f generate[/]: {len(rows)} problems x {n} samples, engine {engine}, model {model}")
-    loaded = time.time()
-    eng = make_engine(engine, **options)
-    console.print(f"engine ready in {time.time() - loaded:.1f}s; writing {out}")
+    eng = _make_engine(
+        engine,
+        model,
+        batch_size=batch_size,
+        max_active=max_active,
+        dtype=dtype,
+        base_url=base_url,
+        api_key_env=api_key_env,
+        concurrency=concurrency,
+        timeout=timeout,
+        max_retries=max_retries,
+    )
     try:
-        with progress_bar("generating") as bar:
-            task = bar.add_task("rows", total=len(rows) * n, tokens=0)
-
-            def on_chunk(done: int, total: int, tokens: int) -> None:
-                bar.update(task, completed=done, total=total, tokens=tokens)
-
+        with _Progress("generating") as progress:
             summary = run_generation(
                 rows,
                 engine=eng,
@@ -239,7 +295,7 @@ def generate(
                 template=template,
                 force=force,
                 inputs={"problems": problems_source, "n_problems": len(rows)},
-                on_chunk=on_chunk,
+                on_chunk=progress,
             )
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]: finished chunks are saved; rerun the same command to resume")
@@ -263,6 +319,301 @@ def generate(
             ]
         ],
     )
+
+
+def _print_sft_summary(title: str, counts: dict[str, Any]) -> None:
+    rows = [["samples drawn", counts["samples_drawn"]], ["kept", counts["kept"]], ["dropped", counts["dropped"]]]
+    rows += [[f"  dropped: {reason}", c] for reason, c in sorted(counts["dropped_by_reason"].items())]
+    if counts.get("pass_rate") is not None:
+        rows.append(["mean pass rate", counts["pass_rate"]])
+    rows.append(["mean kept length (tokens)", counts["mean_kept_completion_tokens"]])
+    for name, stats in counts["rewards"].items():
+        rows.append([f"mean {name}", stats["mean"]])
+    print_table(title, ["", "value"], rows)
+
+
+@app.command("cold-start")
+def cold_start(
+    out: OutOpt = Path("datasets_out/cold_start"),
+    method: Annotated[
+        str,
+        typer.Option(
+            help="few-shot (k worked examples), direct (reason, reflect, verify) or refine (clean R1-Zero outputs "
+            "given by --problems)."
+        ),
+    ] = "few-shot",
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="Assistant form: r1 (|special_token| reasoning |special_token| summary) or think "
+            "(<think>..</think><answer>..</answer>).",
+        ),
+    ] = "r1",
+    k: Annotated[
+        int, typer.Option(help="few-shot: worked examples per prompt (same language first; never the target).")
+    ] = 2,
+    examples: Annotated[
+        Path | None,
+        typer.Option(
+            help="few-shot: a jsonl pool of examples (problem, reasoning, summary, lang) instead of the built-in one."
+        ),
+    ] = None,
+    refiner: Annotated[
+        str,
+        typer.Option(
+            help="refine: rules (strip filler, fix tags, number steps) or llm (a model rewrites; rejected if the "
+            "answer changes)."
+        ),
+    ] = "rules",
+    lang_threshold: Annotated[float, typer.Option(help="Minimum language consistency of kept rows.")] = 0.95,
+    problems_source: ProblemsOpt = "builtin",
+    n_problems: NProblemsOpt = None,
+    problem_column: ProblemColOpt = "problem",
+    solution_column: SolutionColOpt = "solution",
+    split: SplitOpt = "train",
+    languages: LangsOpt = "en,es,fr,de,zh",
+    problem_seed: ProblemSeedOpt = 0,
+    model: ModelOpt = "smollm2-135m",
+    engine: EngineOpt = "transformers",
+    n: Annotated[int, typer.Option(help="Candidates per problem (with --temperature > 0); each is verified.")] = 1,
+    temperature: TemperatureOpt = 0.0,
+    top_p: TopPOpt = 1.0,
+    max_new_tokens: MaxNewOpt = 256,
+    seed: SeedOpt = 0,
+    batch_size: BatchOpt = None,
+    max_active: ActiveOpt = 128,
+    dtype: DtypeOpt = "auto",
+    base_url: BaseUrlOpt = "http://127.0.0.1:8000/v1",
+    api_key_env: KeyEnvOpt = "OPENAI_API_KEY",
+    concurrency: ConcurrencyOpt = 8,
+    timeout: TimeoutOpt = 600.0,
+    max_retries: RetriesOpt = 5,
+    force: ForceOpt = False,
+) -> None:
+    """Make cold-start SFT data: verified long-CoT samples in train, the rest in rejected with reasons."""
+    from generators.coldstart import EXAMPLES, run_cold_start
+    from generators.engines import SamplingParams
+    from r1f.io import read_rows
+
+    rows = _load(problems_source, n_problems, problem_seed, languages, problem_column, solution_column, split)
+    pool = read_rows(examples) if examples else EXAMPLES
+    needs_engine = method != "refine" or refiner == "llm"
+    eng = (
+        _make_engine(
+            engine,
+            model,
+            batch_size=batch_size,
+            max_active=max_active,
+            dtype=dtype,
+            base_url=base_url,
+            api_key_env=api_key_env,
+            concurrency=concurrency,
+            timeout=timeout,
+            max_retries=max_retries,
+        )
+        if needs_engine
+        else None
+    )
+    params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed)
+    try:
+        with _Progress(f"cold-start/{method}") as progress:
+            counts = run_cold_start(
+                method,
+                rows,
+                out_dir=str(out),
+                engine=eng,
+                params=params,
+                fmt=output_format,
+                k=k,
+                pool=pool,
+                refiner=refiner,
+                lang_threshold=lang_threshold,
+                force=force,
+                command=sys.argv,
+                inputs={"source": problems_source, "rows": len(rows)},
+                on_chunk=progress,
+            )
+    finally:
+        if eng is not None:
+            eng.close()
+    _print_sft_summary(f"cold-start ({method}) -> {out}", counts)
+
+
+@app.command()
+def sample(
+    out: OutOpt = Path("datasets_out/rejection_sampled"),
+    k: Annotated[int, typer.Option("--k", help="Completions drawn per problem.")] = 4,
+    select: Annotated[
+        str, typer.Option(help="all (every correct sample) or best (the best --best-m per problem).")
+    ] = "all",
+    best_m: Annotated[
+        int,
+        typer.Option(
+            help="With --select best: samples kept per problem (correct first, then format, language, shorter)."
+        ),
+    ] = 1,
+    pass_rate: Annotated[
+        str | None,
+        typer.Option(help="Keep only problems whose pass rate (correct/k) lies in LOW:HIGH, e.g. 0.2:0.8."),
+    ] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", help="Form the completions must have: think (<think>/<answer> tags) or r1.")
+    ] = "think",
+    template: Annotated[str, typer.Option(help="Prompt template: r1-zero, step-by-step, plain.")] = "r1-zero",
+    lang_threshold: Annotated[
+        float, typer.Option(help="Drop samples whose language consistency is below this.")
+    ] = 0.95,
+    mix: Annotated[
+        str | None, typer.Option(help="Non-reasoning SFT data to mix in: a file with prompt and response columns.")
+    ] = None,
+    mix_ratio: Annotated[float, typer.Option(help="Share of the final dataset that --mix rows make up.")] = 0.0,
+    problems_source: ProblemsOpt = "builtin",
+    n_problems: NProblemsOpt = None,
+    problem_column: ProblemColOpt = "problem",
+    solution_column: SolutionColOpt = "solution",
+    split: SplitOpt = "train",
+    languages: LangsOpt = "en,es,fr,de,zh",
+    problem_seed: ProblemSeedOpt = 0,
+    model: ModelOpt = "smollm2-135m",
+    engine: EngineOpt = "transformers",
+    temperature: TemperatureOpt = 0.7,
+    top_p: TopPOpt = 0.95,
+    max_new_tokens: MaxNewOpt = 256,
+    seed: SeedOpt = 0,
+    batch_size: BatchOpt = None,
+    max_active: ActiveOpt = 128,
+    dtype: DtypeOpt = "auto",
+    base_url: BaseUrlOpt = "http://127.0.0.1:8000/v1",
+    api_key_env: KeyEnvOpt = "OPENAI_API_KEY",
+    concurrency: ConcurrencyOpt = 8,
+    timeout: TimeoutOpt = 600.0,
+    max_retries: RetriesOpt = 5,
+    force: ForceOpt = False,
+) -> None:
+    """Rejection sampling: k completions per problem, verified; keep the correct ones, record pass rates."""
+    from generators.engines import SamplingParams
+    from generators.sampling import run_sample
+    from r1f.io import read_rows
+
+    rows = _load(problems_source, n_problems, problem_seed, languages, problem_column, solution_column, split)
+    params = SamplingParams(n=k, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed)
+    mix_rows = read_rows(mix) if mix else None
+    eng = _make_engine(
+        engine,
+        model,
+        batch_size=batch_size,
+        max_active=max_active,
+        dtype=dtype,
+        base_url=base_url,
+        api_key_env=api_key_env,
+        concurrency=concurrency,
+        timeout=timeout,
+        max_retries=max_retries,
+    )
+    try:
+        with _Progress("sampling") as progress:
+            counts = run_sample(
+                rows,
+                engine=eng,
+                params=params,
+                out_dir=str(out),
+                prompt=template,
+                select=select,
+                best_m=best_m,
+                pass_rate=pass_rate,
+                lang_threshold=lang_threshold,
+                fmt=output_format,
+                mix=mix_rows,
+                mix_ratio=mix_ratio,
+                force=force,
+                command=sys.argv,
+                inputs={"source": problems_source, "problems": len(rows)},
+                on_chunk=progress,
+            )
+    finally:
+        eng.close()
+    _print_sft_summary(f"rejection sampling -> {out} (per-problem table: split 'problems')", counts)
+
+
+@app.command()
+def distill(
+    out: OutOpt = Path("datasets_out/distill"),
+    student: Annotated[
+        str, typer.Option(help="The student whose tokenizer measures lengths (alias, directory or Hub id).")
+    ] = "smollm2-135m",
+    max_student_tokens: Annotated[
+        int, typer.Option(help="Drop traces longer than this in the student's tokens.")
+    ] = 2048,
+    force_think: Annotated[
+        bool,
+        typer.Option(
+            help="Start the teacher's answer with '<think>' and a newline (openai: needs a server that honours "
+            "continue_final_message, e.g. vLLM)."
+        ),
+    ] = True,
+    n: Annotated[int, typer.Option(help="Traces per problem.")] = 1,
+    lang_threshold: Annotated[float, typer.Option(help="Drop traces whose language consistency is below this.")] = 0.95,
+    problems_source: ProblemsOpt = "builtin",
+    n_problems: NProblemsOpt = None,
+    problem_column: ProblemColOpt = "problem",
+    solution_column: SolutionColOpt = "solution",
+    split: SplitOpt = "train",
+    languages: LangsOpt = "en,es,fr,de,zh",
+    problem_seed: ProblemSeedOpt = 0,
+    model: ModelOpt = "smollm2-135m",
+    engine: EngineOpt = "transformers",
+    temperature: TemperatureOpt = 0.6,
+    top_p: TopPOpt = 0.95,
+    max_new_tokens: MaxNewOpt = 1024,
+    seed: SeedOpt = 0,
+    batch_size: BatchOpt = None,
+    max_active: ActiveOpt = 128,
+    dtype: DtypeOpt = "auto",
+    base_url: BaseUrlOpt = "http://127.0.0.1:8000/v1",
+    api_key_env: KeyEnvOpt = "OPENAI_API_KEY",
+    concurrency: ConcurrencyOpt = 8,
+    timeout: TimeoutOpt = 600.0,
+    max_retries: RetriesOpt = 5,
+    force: ForceOpt = False,
+) -> None:
+    """Distillation data: a teacher's (--model) verified reasoning traces, sized for a student."""
+    from generators.distill import run_distill
+    from generators.engines import SamplingParams
+
+    rows = _load(problems_source, n_problems, problem_seed, languages, problem_column, solution_column, split)
+    params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed)
+    eng = _make_engine(
+        engine,
+        model,
+        batch_size=batch_size,
+        max_active=max_active,
+        dtype=dtype,
+        base_url=base_url,
+        api_key_env=api_key_env,
+        concurrency=concurrency,
+        timeout=timeout,
+        max_retries=max_retries,
+    )
+    try:
+        with _Progress("distilling") as progress:
+            counts = run_distill(
+                rows,
+                engine=eng,
+                params=params,
+                out_dir=str(out),
+                student=student,
+                max_student_tokens=max_student_tokens,
+                force_think=force_think,
+                lang_threshold=lang_threshold,
+                force=force,
+                command=sys.argv,
+                inputs={"source": problems_source, "problems": len(rows)},
+                on_chunk=progress,
+            )
+    finally:
+        eng.close()
+    _print_sft_summary(f"distillation -> {out}", counts)
 
 
 @app.command()

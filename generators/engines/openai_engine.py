@@ -111,6 +111,9 @@ class OpenAIEngine(Engine):
         }
         if n > 1:
             body["n"] = n
+        if prompt and prompt[-1]["role"] == "assistant":
+            # continue a forced start (e.g. "<think>\n"); vLLM and SGLang honour these, others may not
+            body.update(continue_final_message=True, add_generation_prompt=False)
         if params.stop:
             body["stop"] = list(params.stop)
         url = f"{self.base_url}/chat/completions"

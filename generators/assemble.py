@@ -1,0 +1,98 @@
+"""From verified candidates to an SFT dataset: shared by cold-start, rejection sampling and distillation.
+
+Candidates are scored with the reward registry (the same functions GRPO uses), checked against
+the R1 removal rules, and written as TRL SFT rows: ``messages`` (system / user / assistant) plus
+``problem``, ``solution``, provenance and one ``reward_<name>`` column per score. Rows that fail
+keep their ``reject_reason`` in the ``rejected`` split.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from filters.registry import NamedReward, parse_rewards
+from filters.rules import Rule, parse_rules
+from filters.step import BATCH, reward_stats, score_batch
+from r1f.plots import histogram_png
+
+#: rewards every SFT generator records; the keep rule reads them
+VERIFY_REWARDS = "accuracy,format,language_consistency"
+
+
+def verifier(fmt: str) -> list[NamedReward]:
+    """accuracy + the format check for output form ``fmt`` (column ``reward_format``) + language consistency."""
+    from filters.rewards.format import Format
+
+    rewards = parse_rewards(VERIFY_REWARDS)
+    for reward in rewards:
+        if reward.name == "format":
+            reward.fn, reward.params = Format("r1" if fmt == "r1" else "loose"), {"mode": fmt}
+    return rewards
+
+
+def score(rows: list[dict[str, Any]], rewards: Sequence[NamedReward], column: str = "completion") -> None:
+    """Add ``reward_<name>`` columns to ``rows`` in place, a batch at a time."""
+    for start in range(0, len(rows), BATCH):
+        batch = rows[start : start + BATCH]
+        for row, scores in zip(batch, score_batch(batch, rewards, column)):
+            row.update(scores)
+
+
+def first_failure(
+    row: dict[str, Any], rules: Sequence[Rule], *, lang_threshold: float, require: Iterable[str] = ("accuracy",)
+) -> str | None:
+    """Why ``row`` may not enter the dataset, or None. Rules first, then the verification scores."""
+    for rule in rules:
+        reason = rule.check(row)
+        if reason:
+            return reason
+    for name in require:
+        value = row.get(f"reward_{name}")
+        if value is None:
+            return f"{name}_not_judged"
+        if value < 1.0:
+            return "incorrect" if name == "accuracy" else f"bad_{name}"
+    consistency = row.get("reward_language_consistency")
+    if consistency is not None and consistency < lang_threshold:
+        return "mixed_language"
+    return None
+
+
+def default_rules() -> list[Rule]:
+    return parse_rules("empty,truncated,code_block,overlong_paragraph")
+
+
+def sft_messages(system: str | None, problem: str, assistant: str) -> list[dict[str, str]]:
+    messages = [{"role": "system", "content": system}] if system else []
+    return messages + [{"role": "user", "content": problem}, {"role": "assistant", "content": assistant}]
+
+
+def plots(rows: Sequence[dict[str, Any]], rewards: Sequence[NamedReward], extra: dict[str, list] | None = None) -> dict:
+    """PNG histograms (rewards, completion lengths, anything in ``extra``) for the dataset directory."""
+    out: dict[str, bytes] = {}
+    try:
+        for reward in rewards:
+            values = [r.get(reward.column) for r in rows]
+            out[f"plots/{reward.column}.png"] = histogram_png(values, title=reward.name, xlabel=reward.column)
+        lengths = [r.get("completion_tokens") for r in rows if r.get("completion_tokens") is not None]
+        if lengths:
+            out["plots/completion_tokens.png"] = histogram_png(lengths, title="completion length", xlabel="tokens")
+        for name, values in (extra or {}).items():
+            out[f"plots/{name}.png"] = histogram_png(values, title=name, xlabel=name, bins=10)
+    except ImportError:  # matplotlib is an extra; the dataset is written without plots
+        return {}
+    return out
+
+
+def counts(kept: Sequence[dict], rejected: Sequence[dict], drawn: int, rewards: Sequence[NamedReward]) -> dict:
+    lengths = [r.get("completion_tokens") for r in kept if r.get("completion_tokens") is not None]
+    return {
+        "samples_drawn": drawn,
+        "kept": len(kept),
+        "dropped": len(rejected),
+        "dropped_by_reason": dict(Counter(r["reject_reason"] for r in rejected)),
+        "mean_kept_completion_tokens": round(sum(lengths) / len(lengths), 1) if lengths else None,
+        "rewards": reward_stats(list(kept) + list(rejected), rewards),
+    }

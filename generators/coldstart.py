@@ -1,0 +1,417 @@
+"""Cold-start data (R1 stage 0): few-shot long CoT, direct prompting, and refinement of R1-Zero outputs.
+
+Every method ends the same way: each candidate is parsed into reasoning and summary, re-rendered in
+the chosen output form, and verified (accuracy against the gold, well-formedness of the raw output,
+language consistency). Rows that pass go to ``train`` as TRL SFT ``messages``; the rest go to
+``rejected`` with the reason, so people can see what was dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from filters.text import ANSWER_RE, SPECIAL_TOKEN_RE, THINK_RE, answer_region, completion_text
+from generators.examples import EXAMPLES, answer_sentence, pick_examples
+from r1f.errors import ConfigError, DataError
+from r1f.schema import Messages
+
+R1_TOKEN = "|special_token|"
+FORMATS = ("r1", "think")
+METHODS = ("few-shot", "direct", "refine")
+LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "fr": "French", "de": "German", "zh": "Chinese"}
+
+#: the system turn of the SFT rows: it tells the trained model which output form to use
+SFT_SYSTEM = {
+    "r1": (
+        "Solve the problem. Write your reasoning between two |special_token| markers, then a one-line "
+        "summary with the final answer: |special_token| reasoning |special_token| summary"
+    ),
+    "think": (
+        "Solve the problem. Reason inside <think> </think> tags, then give only the final answer inside "
+        "<answer> </answer> tags."
+    ),
+}
+
+
+def check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+
+
+def render(reasoning: str, summary: str, answer: str, fmt: str) -> str:
+    """The assistant turn in the chosen form.
+
+    >>> render("2 * 6 = 12.", "The answer is 12.", "12", "r1")
+    '|special_token| 2 * 6 = 12. |special_token| The answer is 12.'
+    >>> render("2 * 6 = 12.", "The answer is 12.", "12", "think")
+    '<think>\\n2 * 6 = 12.\\n</think>\\n<answer>\\n12\\n</answer>'
+    """
+    if fmt == "r1":
+        return f"{R1_TOKEN} {reasoning.strip()} {R1_TOKEN} {summary.strip()}"
+    return f"<think>\n{reasoning.strip()}\n</think>\n<answer>\n{answer.strip()}\n</answer>"
+
+
+def parse_output(text: str, fmt: str) -> tuple[str, str, str] | None:
+    """(reasoning, summary, answer) from a model's output in form ``fmt``, or None if it is not in that form."""
+    if fmt == "r1":
+        parts = SPECIAL_TOKEN_RE.split(text)
+        if len(parts) < 3 or not parts[-2].strip() or not parts[-1].strip():
+            return None
+        summary = parts[-1].strip().split("\n")[0].strip()
+        return parts[-2].strip(), summary, answer_region(summary).strip() or summary
+    think, answer = THINK_RE.search(text), ANSWER_RE.findall(text)
+    if not think or not think.group(1).strip() or not answer or not answer[-1].strip():
+        return None
+    return think.group(1).strip(), answer[-1].strip(), answer[-1].strip()
+
+
+def parse_natural(text: str) -> tuple[str, str, str] | None:
+    """(reasoning, summary, answer) from free prose: the last "the answer is …" / ``\\boxed{}`` sentence is
+    the summary, everything before it (verification included) the reasoning. None when there is no
+    final answer statement or no reasoning before it.
+
+    >>> parse_natural("First 3 * 4 = 12. Then 12 + 2 = 14. Check: 14 - 2 = 12. So the answer is 14.")
+    ('First 3 * 4 = 12. Then 12 + 2 = 14. Check: 14 - 2 = 12.', 'So the answer is 14.', '14')
+    """
+    from filters.text import ANSWER_IS_RE, BOXED_RE
+
+    matches = list(ANSWER_IS_RE.finditer(text)) or list(BOXED_RE.finditer(text))
+    if not matches:
+        return None
+    at = matches[-1].start()
+    start = max(text.rfind(mark, 0, at) for mark in (". ", ".\n", "\n", "。", "! ", "? "))
+    start = 0 if start < 0 else start + 1
+    reasoning, rest = text[:start].strip(), text[start:].strip()
+    summary = rest.split("\n")[0].strip()
+    if len(reasoning.split()) < 3 and len(reasoning) < 6:
+        return None
+    answer = answer_region(summary).strip()
+    return reasoning, summary, TRAILING_STOP_RE.sub("", answer) or summary
+
+
+TRAILING_STOP_RE = re.compile(r"[\s.。!！]+$")
+
+
+def _instructions(fmt: str, lang: str | None) -> str:
+    language = LANGUAGE_NAMES.get(lang or "", "the language of the problem")
+    return f"{SFT_SYSTEM[fmt]} Write everything in {language}."
+
+
+@dataclass(frozen=True)
+class FewShotPrompt:
+    """k worked examples as earlier chat turns, then the target problem (examples never include it)."""
+
+    k: int = 2
+    fmt: str = "r1"
+    pool: tuple[dict[str, str], ...] = tuple(EXAMPLES)
+    name: str = "few-shot"
+
+    def __call__(self, problem: dict[str, Any]) -> Messages:
+        messages: Messages = [{"role": "system", "content": _instructions(self.fmt, problem.get("lang"))}]
+        for example in pick_examples(problem, self.k, self.pool):
+            messages.append({"role": "user", "content": example["problem"]})
+            answer = example.get("answer") or answer_region(example["summary"])
+            messages.append(
+                {"role": "assistant", "content": render(example["reasoning"], example["summary"], answer, self.fmt)}
+            )
+        messages.append({"role": "user", "content": problem["problem"]})
+        return messages
+
+
+DIRECT_INSTRUCTION = (
+    "Solve this problem. Show your reasoning step by step. Then reflect on your steps and verify the result "
+    "(for example by working backwards or substituting it), and keep that verification in your reasoning."
+)
+
+
+@dataclass(frozen=True)
+class DirectPrompt:
+    """Direct prompting: ask for step-by-step reasoning, reflection and verification, in the chosen form."""
+
+    fmt: str = "r1"
+    name: str = "direct"
+
+    def __call__(self, problem: dict[str, Any]) -> Messages:
+        return [
+            {"role": "system", "content": _instructions(self.fmt, problem.get("lang"))},
+            {"role": "user", "content": f"{DIRECT_INSTRUCTION}\n\n{problem['problem']}"},
+        ]
+
+
+# -- refinement of R1-Zero outputs ---------------------------------------------------------------------
+
+FILLER_RE = re.compile(
+    r"(?<!\w)(?:u+m+|u+h+|h+m+|e+r+m*|ä+h*m*|e+u+h+|e+h+|okay so|ok so|so yeah|like,|you know,|i guess|wait,?"
+    r"|bueno,|este,|pues,|ben,|alors,|also,|naja,|嗯|呃|那个)(?!\w)",
+    re.IGNORECASE,
+)
+ELLIPSIS_RE = re.compile(r"\.{3,}|…")
+SENTENCE_END_RE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
+STEP_WORD = {"en": "Step", "es": "Paso", "fr": "Étape", "de": "Schritt", "zh": "第{}步"}
+
+
+def rule_refine(completion: str, lang: str | None = None) -> tuple[str, str] | str:
+    """Clean a messy ``<think>…</think><answer>…</answer>`` output: (reasoning, answer) or a reject reason.
+
+    Strips filler ("umm", "...", "hmm"), repairs missing closing tags, normalises whitespace, and
+    numbers the remaining sentences as steps. The answer is kept exactly as the model gave it.
+
+    >>> rule_refine("<think>  ummm... multiply 3 and 4... get 12... then add 2...</think>\\n<answer> 14 </answer>")
+    ('Step 1: Multiply 3 and 4.\\nStep 2: Get 12.\\nStep 3: Then add 2.', '14')
+    """
+    text = completion_text(completion)
+    answers = ANSWER_RE.findall(text)
+    answer = answers[-1].strip() if answers else ""
+    if not answer:
+        return "no_answer"
+    think = THINK_RE.search(text)
+    raw = think.group(1) if think else ANSWER_RE.sub(" ", text)
+    raw = re.sub(r"</?(?:think|answer)>", " ", raw)
+    cleaned = FILLER_RE.sub(" ", ELLIPSIS_RE.sub(".\n", raw))
+    sentences = []
+    for piece in SENTENCE_END_RE.split(cleaned):
+        piece = re.sub(r"\s+", " ", piece).strip(" ,;:-")
+        if len(re.sub(r"\W", "", piece)) < 2:
+            continue
+        piece = piece[0].upper() + piece[1:]
+        if piece[-1] not in ".!?。！？":
+            piece += "。" if lang == "zh" else "."
+        sentences.append(piece)
+    if not sentences:
+        return "no_reasoning"
+    word = STEP_WORD.get(lang or "en", "Step")
+    steps = [(word.format(i) + "：" if "{}" in word else f"{word} {i}: ") + s for i, s in enumerate(sentences, start=1)]
+    return "\n".join(steps), answer
+
+
+REWRITE_INSTRUCTION = (
+    "Rewrite the reasoning below so that it is clear and well organised, as numbered steps, in {language}. "
+    "Keep every calculation. The final answer is {answer} and must not change. Reply with the rewritten "
+    "reasoning only, ending with: {sentence}"
+)
+
+
+@dataclass(frozen=True)
+class RewritePrompt:
+    """LLM refinement: ask a model to rewrite a cleaned reasoning without changing the answer."""
+
+    name: str = "refine-llm"
+
+    def __call__(self, row: dict[str, Any]) -> Messages:
+        language = LANGUAGE_NAMES.get(row.get("lang") or "", "the language of the problem")
+        instruction = REWRITE_INSTRUCTION.format(
+            language=language,
+            answer=row["draft_answer"],
+            sentence=answer_sentence(row["draft_answer"], row.get("lang")),
+        )
+        return [
+            {"role": "system", "content": instruction},
+            {"role": "user", "content": f"Problem: {row['problem']}\n\nReasoning:\n{row['draft_reasoning']}"},
+        ]
+
+
+def require_columns(rows: Sequence[dict[str, Any]], columns: Sequence[str], source: str, hint: str) -> None:
+    missing = [c for c in columns if c not in rows[0]]
+    if missing:
+        raise DataError(f"{source}: missing column(s) {', '.join(missing)} (columns: {', '.join(rows[0])}); {hint}")
+
+
+# -- the run ----------------------------------------------------------------------------------------------
+
+
+def run_cold_start(
+    method: str,
+    rows: Sequence[dict[str, Any]],
+    *,
+    out_dir: str,
+    engine: Any = None,
+    params: Any = None,
+    fmt: str = "r1",
+    k: int = 2,
+    pool: Sequence[dict[str, str]] = tuple(EXAMPLES),
+    refiner: str = "rules",
+    lang_threshold: float = 0.95,
+    force: bool = False,
+    command: Sequence[str] | None = None,
+    inputs: dict[str, Any] | None = None,
+    on_chunk: Any = None,
+) -> dict[str, Any]:
+    """Build a ``cold_start`` dataset with one of the three methods; returns the manifest's counts.
+
+    Args:
+        method: ``few-shot``, ``direct`` or ``refine``.
+        rows: problems (few-shot, direct) or raw completions with ``problem`` and ``completion`` (refine).
+        out_dir: dataset directory; its run store makes the generation resumable.
+        engine, params: the generation engine and sampling (not needed for ``refine`` with rules).
+        fmt: output form, ``r1`` (``|special_token|`` reasoning ``|special_token|`` summary) or ``think``.
+        k, pool: few-shot examples per prompt and the pool they come from.
+        refiner: ``rules`` or ``llm`` (refine only).
+        lang_threshold: minimum language consistency of kept rows.
+    """
+    from filters.rewards.format import Format
+    from generators import assemble
+    from generators.generate import generate_rows, generation_manifest, open_store
+    from r1f.io import write_dataset
+
+    check_format(fmt)
+    if method not in METHODS:
+        raise ConfigError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
+    if refiner not in ("rules", "llm"):
+        raise ConfigError(f"--refiner must be rules or llm, got {refiner!r}")
+    store = open_store(out_dir, force=force)
+    rewards = assemble.verifier(fmt)
+    candidates: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
+    summary = None
+    prompt: Any = None
+    if method in ("few-shot", "direct"):
+        prompt = FewShotPrompt(k=k, fmt=fmt, pool=tuple(pool)) if method == "few-shot" else DirectPrompt(fmt=fmt)
+        summary = generate_rows(
+            rows,
+            engine=engine,
+            params=params,
+            store=store,
+            prompt=prompt,
+            generator=f"cold-start/{method}",
+            on_chunk=on_chunk,
+        )
+        for row in summary.rows:
+            raw = row["completion"]
+            parsed = parse_output(raw, fmt)
+            if parsed is None and method == "direct":  # direct prompting is parsed from its prose
+                parsed = parse_natural(raw)
+            base = {
+                **row,
+                "method": method,
+                "raw_completion": raw,
+                "reward_format": Format("r1" if fmt == "r1" else "loose")([raw])[0],
+            }
+            if parsed is None:
+                rejected.append({**base, "reasoning": None, "summary": None, "reject_reason": "bad_format"})
+                continue
+            reasoning, summary_text, answer = parsed
+            candidates.append(
+                {
+                    **base,
+                    "reasoning": reasoning,
+                    "summary": summary_text,
+                    "completion": render(reasoning, summary_text, answer, fmt),
+                }
+            )
+    else:
+        require_columns(
+            rows,
+            ["problem", "completion"],
+            str((inputs or {}).get("source", "input")),
+            "refine needs raw model outputs: a dataset with problem and completion columns",
+        )
+        drafts = []
+        for row in rows:
+            refined = rule_refine(row["completion"], row.get("lang"))
+            base = {**row, "method": f"refine/{refiner}", "raw_completion": row["completion"]}
+            if isinstance(refined, str):
+                rejected.append({**base, "reasoning": None, "summary": None, "reject_reason": refined})
+            else:
+                drafts.append({**base, "draft_reasoning": refined[0], "draft_answer": refined[1]})
+        if refiner == "llm" and drafts:
+            if engine is None:
+                raise ConfigError("--refiner llm needs a model to rewrite with (--model/--engine)")
+            prompt = RewritePrompt()
+            summary = generate_rows(
+                drafts,
+                engine=engine,
+                params=params,
+                store=store,
+                prompt=prompt,
+                generator="cold-start/refine-llm",
+                on_chunk=on_chunk,
+            )
+            rewrites = {r["problem_id"]: r for r in summary.rows}
+            from r1f.schema import stable_id
+
+            for draft in drafts:
+                key = draft.get("id") or stable_id(draft.get("problem"), draft.get("solution"))
+                rewrite = rewrites.get(key)
+                text = (rewrite or {}).get("completion", "").strip()
+                if not text:
+                    rejected.append({**draft, "reasoning": None, "summary": None, "reject_reason": "empty_rewrite"})
+                    continue
+                draft["rewrite"] = text
+            drafts = [d for d in drafts if "rewrite" in d]
+            # the rewrite must state the same answer it was given
+            from filters.rewards.accuracy import correctness
+
+            same = correctness([d["rewrite"] for d in drafts], [d["draft_answer"] for d in drafts])
+            kept_drafts = []
+            for draft, ok in zip(drafts, same):
+                if ok != 1.0:
+                    rejected.append(
+                        {**draft, "reasoning": draft["rewrite"], "summary": None, "reject_reason": "answer_changed"}
+                    )
+                else:
+                    draft["draft_reasoning"] = draft["rewrite"]
+                    kept_drafts.append(draft)
+            drafts = kept_drafts
+        for draft in drafts:
+            sentence = answer_sentence(draft["draft_answer"], draft.get("lang"))
+            candidates.append(
+                {
+                    **draft,
+                    "reasoning": draft["draft_reasoning"],
+                    "summary": sentence,
+                    "completion": render(draft["draft_reasoning"], sentence, draft["draft_answer"], fmt),
+                    "reward_format": 1.0,
+                }
+            )
+    if candidates and "solution" not in candidates[0]:
+        for candidate in candidates:  # no gold: the answer must at least be the one the input gave
+            candidate["solution"] = candidate.get("draft_answer")
+    assemble.score(candidates, [r for r in rewards if not r.name.startswith("format")])
+    rules = assemble.default_rules()
+    kept = []
+    for row in candidates:
+        # few-shot must reproduce the form it was shown; direct and refine outputs are re-formed by parsing
+        require = ("accuracy", "format") if method == "few-shot" else ("accuracy",)
+        reason = assemble.first_failure(row, rules, lang_threshold=lang_threshold, require=require)
+        if reason:
+            rejected.append({**row, "reject_reason": reason})
+        else:
+            kept.append(row)
+    system = SFT_SYSTEM[fmt]
+    for row in kept:
+        row["messages"] = assemble.sft_messages(system, row["problem"], row["completion"])
+    for row in kept + rejected:
+        for column in ("draft_reasoning", "draft_answer", "rewrite"):
+            row.pop(column, None)
+    manifest: dict[str, Any] = {"kind": "cold_start", "command": list(command or []), "inputs": inputs or {}}
+    if summary is not None:
+        manifest = generation_manifest(
+            summary,
+            engine=engine,
+            params=params,
+            prompt=prompt,
+            store=store,
+            kind="cold_start",
+            command=command,
+            inputs=inputs,
+        )
+    drawn = len(summary.rows) if summary is not None and method != "refine" else len(rows)
+    manifest["parameters"] = {
+        **manifest.get("parameters", {}),
+        "method": method,
+        "format": fmt,
+        "k": k,
+        "refiner": refiner,
+        "lang_threshold": lang_threshold,
+        "rules": [r.name for r in rules],
+        "rewards": [r.name for r in rewards],
+    }
+    manifest["counts"] = {**manifest.get("counts", {}), **assemble.counts(kept, rejected, drawn, rewards)}
+    splits = {"train": kept}
+    if rejected:
+        splits["rejected"] = rejected
+    write_dataset(out_dir, splits, manifest, extra_files=assemble.plots(kept + rejected, rewards))
+    return manifest["counts"]
