@@ -19,6 +19,7 @@ from r1f.errors import ConfigError, DataError
 from r1f.schema import Messages
 
 R1_TOKEN = "|special_token|"
+TRAILING_STOP_RE = re.compile(r"[\s.。!！]+$")
 FORMATS = ("r1", "think")
 METHODS = ("few-shot", "direct", "refine")
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "fr": "French", "de": "German", "zh": "Chinese"}
@@ -61,7 +62,7 @@ def parse_output(text: str, fmt: str) -> tuple[str, str, str] | None:
         if len(parts) < 3 or not parts[-2].strip() or not parts[-1].strip():
             return None
         summary = parts[-1].strip().split("\n")[0].strip()
-        return parts[-2].strip(), summary, answer_region(summary).strip() or summary
+        return parts[-2].strip(), summary, TRAILING_STOP_RE.sub("", answer_region(summary).strip()) or summary
     think, answer = THINK_RE.search(text), ANSWER_RE.findall(text)
     if not think or not think.group(1).strip() or not answer or not answer[-1].strip():
         return None
@@ -90,9 +91,6 @@ def parse_natural(text: str) -> tuple[str, str, str] | None:
         return None
     answer = answer_region(summary).strip()
     return reasoning, summary, TRAILING_STOP_RE.sub("", answer) or summary
-
-
-TRAILING_STOP_RE = re.compile(r"[\s.。!！]+$")
 
 
 def _instructions(fmt: str, lang: str | None) -> str:
@@ -293,6 +291,8 @@ def run_cold_start(
                 rejected.append({**base, "reasoning": None, "summary": None, "reject_reason": "bad_format"})
                 continue
             reasoning, summary_text, answer = parsed
+            if fmt == "think":  # the think form's summary is its <answer> block
+                summary_text = answer
             candidates.append(
                 {
                     **base,

@@ -74,8 +74,9 @@ def run_distill(
         raise DataError("distillation verifies every trace: each problem needs a 'solution' (--solution-column)")
     store = open_store(out_dir, force=force)
     prompt = TeacherPrompt(force_think=force_think)
-    summary = generate_rows(problems, engine=engine, params=params, store=store, prompt=prompt,
-                            generator="distill", on_chunk=on_chunk)
+    summary = generate_rows(
+        problems, engine=engine, params=params, store=store, prompt=prompt, generator="distill", on_chunk=on_chunk
+    )
     rows = [dict(r) for r in summary.rows]
     rewards = assemble.verifier("think")
     assemble.score(rows, rewards)
@@ -92,14 +93,27 @@ def run_distill(
             rejected.append({**row, "reject_reason": "too_long_for_student"})
         else:
             kept.append(row)
-    manifest = generation_manifest(summary, engine=engine, params=params, prompt=prompt, store=store,
-                                   kind="distill", command=command or sys.argv, inputs=inputs)
+    manifest = generation_manifest(
+        summary,
+        engine=engine,
+        params=params,
+        prompt=prompt,
+        store=store,
+        kind="distill",
+        command=command or sys.argv,
+        inputs=inputs,
+    )
     correct = [r.get("reward_accuracy") == 1.0 for r in rows]
     manifest["teacher"] = {**engine.identity(), "sampling": params.as_dict(), "force_think": force_think}
-    manifest["parameters"].update(student=student, max_student_tokens=max_student_tokens,
-                                  lang_threshold=lang_threshold, rules=[r.name for r in rules])
+    manifest["parameters"].update(
+        student=student,
+        max_student_tokens=max_student_tokens,
+        lang_threshold=lang_threshold,
+        rules=[r.name for r in rules],
+    )
     manifest["counts"] = {
-        **manifest["counts"], **assemble.counts(kept, rejected, len(rows), rewards),
+        **manifest["counts"],
+        **assemble.counts(kept, rejected, len(rows), rewards),
         "pass_rate": round(statistics.mean(correct), 4) if correct else None,
     }
     splits = {"train": kept}

@@ -36,6 +36,7 @@ OWN_COLUMNS = (
     "finish_reason",
     "prompt_tokens",
     "completion_tokens",
+    "forced_prefix_applied",
     "sample_index",
     "generator",
     "model",
@@ -129,6 +130,9 @@ def _row(
     messages, prefix = request.messages, ""
     if messages and messages[-1]["role"] == "assistant":  # a forced start, e.g. "<think>\n"
         messages, prefix = messages[:-1], messages[-1]["content"]
+        row["forced_prefix_applied"] = completion.prefix_applied
+        if not completion.prefix_applied:
+            prefix = ""  # the model never saw it: do not pretend it wrote it
     row.update(
         id=request.row_ids[j],
         request_id=request.key,

@@ -23,13 +23,16 @@ DATA_DIR = "data"
 MANIFEST = "manifest.json"
 
 
-def read_rows(source: str | Path, *, split: str = "train", limit: int | None = None) -> list[dict[str, Any]]:
+def read_rows(
+    source: str | Path, *, split: str = "train", limit: int | None = None, allow_empty: bool = False
+) -> list[dict[str, Any]]:
     """Read a table into a list of row dicts.
 
     Args:
         source: a file path, a factory dataset directory, or a Hub dataset name.
         split: the split to read from a Hub dataset or a multi-split directory.
         limit: read at most this many rows.
+        allow_empty: return ``[]`` for an empty table instead of raising (outputs may legitimately be empty).
 
     Returns:
         The rows, in file order.
@@ -46,7 +49,7 @@ def read_rows(source: str | Path, *, split: str = "train", limit: int | None = N
         raise DataError(f"{source}: no such file; check the path (relative paths start from {Path.cwd()})")
     else:
         rows = _read_hub(str(source), split)
-    if not rows:
+    if not rows and not allow_empty:
         raise DataError(f"{source}: the dataset is empty; give a file with at least one row")
     return rows[:limit] if limit is not None else rows
 

@@ -46,3 +46,33 @@ def run_r1f(*args: str, cwd: Path | None = None, timeout: float = 600, **kwargs)
         timeout=timeout,
         **kwargs,
     )
+
+
+@pytest.fixture(scope="session")
+def served(model_dir, tmp_path_factory):
+    """A real ``transformers serve`` on 127.0.0.1 serving the embedded model (one per test session)."""
+    from tests.servers import transformers_serve
+
+    with transformers_serve(model_dir, tmp_path_factory.mktemp("hf_home")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def easy_problems(tmp_path_factory) -> str:
+    """Easy English problems written by the real ``r1f problems`` (the tiny model solves some of these)."""
+    path = tmp_path_factory.mktemp("problems") / "easy.jsonl"
+    result = run_r1f(
+        "problems",
+        "--out",
+        str(path),
+        "--n",
+        "16",
+        "--languages",
+        "en",
+        "--families",
+        "arithmetic,distance,money",
+        "--difficulties",
+        "1",
+    )
+    assert result.returncode == 0, result.stderr
+    return str(path)

@@ -11,15 +11,9 @@ from generators.prompts import build_prompt
 from r1f.errors import EngineError
 from r1f.io import read_rows
 from tests.conftest import run_r1f
-from tests.servers import FaultServer, transformers_serve
+from tests.servers import FaultServer
 
 SECRET = "sk-test-do-not-print-0123456789"
-
-
-@pytest.fixture(scope="module")
-def served(model_dir, tmp_path_factory):
-    with transformers_serve(model_dir, tmp_path_factory.mktemp("hf_home")) as url:
-        yield url
 
 
 def test_real_server_concurrent_with_n_fallback(served, model_dir):

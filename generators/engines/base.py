@@ -59,6 +59,8 @@ class Completion:
     finish_reason: str  # "stop" (EOS or a stop string) | "length" (hit max_new_tokens)
     prompt_tokens: int | None
     completion_tokens: int | None
+    #: False when the prompt ended with an assistant prefix (a forced start) that the backend could not continue
+    prefix_applied: bool = True
 
 
 class Engine(ABC):

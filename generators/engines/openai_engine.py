@@ -60,6 +60,7 @@ class OpenAIEngine(Engine):
         self.batch_size = batch_size
         self.backoff = backoff
         self._native_n = True
+        self._continue_ok = True
 
     def identity(self) -> dict[str, Any]:
         return {"engine": self.name, "model": self.model, "base_url": self.base_url}
@@ -111,9 +112,12 @@ class OpenAIEngine(Engine):
         }
         if n > 1:
             body["n"] = n
-        if prompt and prompt[-1]["role"] == "assistant":
+        prefixed = bool(prompt) and prompt[-1]["role"] == "assistant"
+        if prefixed and self._continue_ok:
             # continue a forced start (e.g. "<think>\n"); vLLM and SGLang honour these, others may not
             body.update(continue_final_message=True, add_generation_prompt=False)
+        elif prefixed:
+            body["messages"] = prompt[:-1]
         if params.stop:
             body["stop"] = list(params.stop)
         url = f"{self.base_url}/chat/completions"
@@ -134,8 +138,22 @@ class OpenAIEngine(Engine):
                     )
                     continue
             if response.status_code == 200:
-                return self._parse(response.json(), n)
+                results = self._parse(response.json(), n)
+                if prefixed and "continue_final_message" not in body:
+                    for result in results:
+                        result.prefix_applied = False
+                return results
             last = f"HTTP {response.status_code}: {response.text[:200]!r}"
+            if (
+                "continue_final_message" in body
+                and response.status_code in (400, 422)
+                and ("continue_final_message" in response.text)
+            ):
+                self._continue_ok = False  # this server cannot continue a forced start: send the prompt without it
+                body.pop("continue_final_message")
+                body.pop("add_generation_prompt")
+                body["messages"] = prompt[:-1]
+                continue
             if n > 1 and response.status_code in (400, 422) and "n" in response.text:
                 self._native_n = False
                 return []

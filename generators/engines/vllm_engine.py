@@ -79,7 +79,14 @@ class VLLMEngine(Engine):
             stop=list(params.stop) or None,
             seed=None if params.greedy else seed,
         )
-        outputs = self.llm.chat(list(prompts), sampling, use_tqdm=False)
+        prefixed = bool(prompts) and prompts[0][-1]["role"] == "assistant"
+        outputs = self.llm.chat(
+            list(prompts),
+            sampling,
+            use_tqdm=False,
+            add_generation_prompt=not prefixed,
+            continue_final_message=prefixed,
+        )
         results = []
         for output in outputs:
             prompt_tokens = len(output.prompt_token_ids or [])

@@ -1,0 +1,133 @@
+"""Rejection sampling on the embedded model: pass rates, selection, resume after SIGKILL, bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+
+from filters.rewards.accuracy import Accuracy
+from r1f.io import read_rows
+from r1f.store import RunStore
+from tests.conftest import ROOT, run_r1f
+
+ARGS = ["--n-problems", "8", "--k", "4", "--max-new-tokens", "96"]
+
+
+def test_pass_rates_equal_correct_over_k_from_the_raw_samples(tmp_path, easy_problems):
+    out = tmp_path / "rs"
+    result = run_r1f("sample", "--problems", easy_problems, *ARGS, "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    table = {r["problem_id"]: r for r in read_rows(out, split="problems")}
+    assert len(table) == 8 and all(r["k"] == 4 for r in table.values())
+    # recompute from the raw samples in the run store, independently of the pipeline's scores
+    raw = list(RunStore.beside(out).rows().values())
+    assert len(raw) == 32
+    correct = Accuracy()([r["completion"] for r in raw], solution=[r["solution"] for r in raw])
+    by_problem = defaultdict(list)
+    for row, ok in zip(raw, correct):
+        by_problem[row["problem_id"]].append(ok)
+    for problem_id, oks in by_problem.items():
+        assert table[problem_id]["pass_rate"] == sum(1 for ok in oks if ok == 1.0) / 4
+        assert table[problem_id]["correct"] == sum(1 for ok in oks if ok == 1.0)
+    kept, rejected = read_rows(out), read_rows(out, split="rejected")
+    assert len(kept) + len(rejected) == 32 and len(kept) >= 1
+    for row in kept:
+        assert row["reward_accuracy"] == 1.0 and row["finish_reason"] == "stop"
+        assert [m["role"] for m in row["messages"]] == ["system", "user", "assistant"]
+        assert table[row["problem_id"]]["kept"] >= 1
+    assert sum(t["kept"] for t in table.values()) == len(kept)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["counts"]["pass_rate"] == round(sum(t["pass_rate"] for t in table.values()) / 8, 4)
+    assert (out / "plots" / "pass_rate.png").is_file()
+    assert "mean pass rate" in result.stdout
+
+    # best-of and a pass-rate window, reusing every sample already drawn
+    again = run_r1f(
+        "sample",
+        "--problems",
+        easy_problems,
+        *ARGS,
+        "--select",
+        "best",
+        "--best-m",
+        "1",
+        "--pass-rate",
+        "0.01:0.99",
+        "--out",
+        str(out),
+    )
+    assert again.returncode == 0, again.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["counts"]["generated"] == 0 and manifest["counts"]["reused"] == 32
+    best = read_rows(out)
+    assert len({r["problem_id"] for r in best}) == len(best)  # at most one per problem
+    assert all(0.01 <= table[r["problem_id"]]["pass_rate"] <= 0.99 for r in best)
+
+
+def test_killed_sample_run_resumes_without_regenerating(tmp_path, easy_problems):
+    out = tmp_path / "rs_kill"
+    args = [
+        "sample",
+        "--problems",
+        easy_problems,
+        "--n-problems",
+        "6",
+        "--k",
+        "2",
+        "--max-new-tokens",
+        "32",
+        "--batch-size",
+        "1",
+        "--max-active",
+        "2",
+        "--out",
+        str(out),
+    ]
+    store = RunStore.beside(out)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "r1f", *args],
+        cwd=ROOT,
+        env={**os.environ},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(store.chunks.glob("*.jsonl"))) < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = {k: dict(v) for k, v in RunStore(store.root).rows().items()}
+    assert 0 < len(before) < 12
+    resumed = run_r1f(*args)
+    assert resumed.returncode == 0, resumed.stderr
+    counts = json.loads((out / "manifest.json").read_text())["counts"]
+    assert counts["reused"] == len(before) and counts["generated"] == 12 - len(before)
+    after = RunStore(store.root).rows()
+    assert all(after[k] == v for k, v in before.items())  # finished problems were not re-generated
+
+
+def test_sampling_needs_gold_answers(tmp_path):
+    path = tmp_path / "nogold.jsonl"
+    path.write_text(json.dumps({"problem": "What is 1 + 1?"}) + "\n")
+    result = run_r1f("sample", "--problems", str(path), "--out", str(tmp_path / "o"))
+    assert result.returncode == 1
+    assert "needs a gold answer" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_non_reasoning_mix(tmp_path, easy_problems):
+    mix = tmp_path / "chat.jsonl"
+    with open(mix, "w") as handle:
+        for i in range(50):
+            handle.write(json.dumps({"prompt": f"Say hello number {i}", "response": f"Hello {i}!"}) + "\n")
+    out = tmp_path / "mixed"
+    result = run_r1f(
+        "sample", "--problems", easy_problems, *ARGS, "--mix", str(mix), "--mix-ratio", "0.5", "--out", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    rows = read_rows(out)
+    mixed = [r for r in rows if r["generator"] == "non-reasoning-mix"]
+    assert len(mixed) == len(rows) - len(mixed) >= 1
+    assert all(r["messages"][-1]["content"].startswith("Hello") for r in mixed)
