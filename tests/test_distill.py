@@ -62,7 +62,7 @@ def test_distill_with_the_in_process_teacher_and_a_tight_student_budget(tmp_path
         "--n",
         "2",
         "--max-new-tokens",
-        "48",
+        "96",
         "--max-student-tokens",
         "16",
         "--out",
