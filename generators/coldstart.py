@@ -15,10 +15,10 @@ from typing import Any
 
 from filters.text import ANSWER_RE, SPECIAL_TOKEN_RE, THINK_RE, answer_region, completion_text
 from generators.examples import EXAMPLES, answer_sentence, pick_examples
+from generators.prompts import render
 from r1f.errors import ConfigError, DataError
 from r1f.schema import Messages
 
-R1_TOKEN = "|special_token|"
 TRAILING_STOP_RE = re.compile(r"[\s.。!！]+$")
 FORMATS = ("r1", "think")
 METHODS = ("few-shot", "direct", "refine")
@@ -40,19 +40,6 @@ SFT_SYSTEM = {
 def check_format(fmt: str) -> None:
     if fmt not in FORMATS:
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-
-
-def render(reasoning: str, summary: str, answer: str, fmt: str) -> str:
-    """The assistant turn in the chosen form.
-
-    >>> render("2 * 6 = 12.", "The answer is 12.", "12", "r1")
-    '|special_token| 2 * 6 = 12. |special_token| The answer is 12.'
-    >>> render("2 * 6 = 12.", "The answer is 12.", "12", "think")
-    '<think>\\n2 * 6 = 12.\\n</think>\\n<answer>\\n12\\n</answer>'
-    """
-    if fmt == "r1":
-        return f"{R1_TOKEN} {reasoning.strip()} {R1_TOKEN} {summary.strip()}"
-    return f"<think>\n{reasoning.strip()}\n</think>\n<answer>\n{answer.strip()}\n</answer>"
 
 
 def parse_output(text: str, fmt: str) -> tuple[str, str, str] | None:

@@ -22,6 +22,43 @@ STEP_BY_STEP_SYSTEM = (
 )
 
 
+R1_TOKEN = "|special_token|"
+
+
+def render(reasoning: str, summary: str, answer: str, fmt: str) -> str:
+    """An assistant turn in output form ``fmt``: ``r1`` (special tokens) or ``think`` (think/answer tags).
+
+    >>> render("2 * 6 = 12.", "The answer is 12.", "12", "r1")
+    '|special_token| 2 * 6 = 12. |special_token| The answer is 12.'
+    >>> render("2 * 6 = 12.", "The answer is 12.", "12", "think")
+    '<think>\\n2 * 6 = 12.\\n</think>\\n<answer>\\n12\\n</answer>'
+    """
+    if fmt == "r1":
+        return f"{R1_TOKEN} {reasoning.strip()} {R1_TOKEN} {summary.strip()}"
+    return f"<think>\n{reasoning.strip()}\n</think>\n<answer>\n{answer.strip()}\n</answer>"
+
+
+def _r1_zero_fewshot(problem: str) -> Messages:
+    """The R1-Zero prompt plus two worked examples in the tag format, as earlier turns.
+
+    A 135M model never uses the tags zero-shot, so every GRPO reward is 0 and there is no gradient;
+    with two examples it uses them about 3 times in 5 (FACTS.md), which gives GRPO a signal.
+    """
+    from generators.examples import EXAMPLES
+
+    messages = [{"role": "system", "content": R1_ZERO_SYSTEM}]
+    for example in [e for e in EXAMPLES if e["lang"] == "en"][:2]:
+        messages.append({"role": "user", "content": example["problem"]})
+        messages.append(
+            {
+                "role": "assistant",
+                "content": render(example["reasoning"], example["summary"], example["answer"], "think"),
+            }
+        )
+    messages.append({"role": "user", "content": problem})
+    return messages
+
+
 def _plain(problem: str) -> Messages:
     return [{"role": "user", "content": problem}]
 
@@ -36,6 +73,7 @@ def _step_by_step(problem: str) -> Messages:
 
 TEMPLATES: dict[str, Callable[[str], Messages]] = {
     "r1-zero": _r1_zero,
+    "r1-zero-fewshot": _r1_zero_fewshot,
     "step-by-step": _step_by_step,
     "plain": _plain,
 }

@@ -751,6 +751,97 @@ def filter_(
     _score_or_filter(source, out, rewards, None, keep, rules, completion_column, save_rejected, True, split)
 
 
+train_app = typer.Typer(
+    help="Thin TRL stages configured by YAML recipes (flat keys; --set key=value overrides).", no_args_is_help=True
+)
+app.add_typer(train_app, name="train")
+
+RecipeOpt = Annotated[
+    str | None,
+    typer.Option(help="A recipe YAML file or a shipped recipe name (training/recipes/), e.g. r1-zero-smollm2."),
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a recipe key (repeatable): --set max_steps=3 --set dataset=PATH."),
+]
+OutputDirOpt = Annotated[str | None, typer.Option(help="Where the model, checkpoints and model card go.")]
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --output-dir.")]
+
+
+def _print_training(summary: dict[str, Any]) -> None:
+    logs = summary["final_logs"]
+    rows = [["steps", summary["steps"]], ["seconds", summary["seconds"]], ["rows", summary["rows"]]]
+    rows += [
+        [k, round(v, 4) if isinstance(v, float) else v]
+        for k, v in sorted(logs.items())
+        if k.startswith(("rewards/", "reward", "loss", "train_loss", "grad_norm"))
+    ]
+    print_table(f"r1f train {summary['stage']} -> model card written", ["", "value"], rows)
+
+
+@train_app.command("grpo")
+def train_grpo(
+    recipe: RecipeOpt = "r1-zero-smollm2",
+    set_: SetOpt = None,
+    output_dir: OutputDirOpt = None,
+    resume: ResumeOpt = False,
+) -> None:
+    """GRPO (R1-Zero, reasoning RL) with rewards from the registry by name and weight."""
+    from training.config import load_recipe
+    from training.grpo import run_grpo
+
+    _print_training(run_grpo(load_recipe(recipe, set_ or ()), output_dir=output_dir, resume=resume))
+
+
+@train_app.command("sft")
+def train_sft(
+    recipe: RecipeOpt = "sft-cold-start-smollm2",
+    set_: SetOpt = None,
+    output_dir: OutputDirOpt = None,
+    resume: ResumeOpt = False,
+) -> None:
+    """SFT on a factory dataset with messages (cold start, rejection sampled, distill)."""
+    from training.config import load_recipe
+    from training.sft import run_sft
+
+    _print_training(run_sft(load_recipe(recipe, set_ or ()), output_dir=output_dir, resume=resume))
+
+
+@app.command("eval")
+def eval_(
+    model: Annotated[str, typer.Argument(help="Model alias, local directory (a trained stage) or Hub id.")],
+    out: Annotated[str | None, typer.Option(help="Where results and completions go (default MODEL/eval).")] = None,
+    problems_source: ProblemsOpt = "heldout",
+    n_problems: Annotated[int | None, typer.Option(help="Evaluate on the first N problems.")] = 50,
+    k: Annotated[int, typer.Option("--k", help="Samples per problem for pass@k (1: greedy only).")] = 4,
+    temperature: TemperatureOpt = 0.7,
+    max_new_tokens: MaxNewOpt = 256,
+    template: Annotated[
+        str, typer.Option(help="Prompt template: r1-zero, r1-zero-fewshot, step-by-step, plain.")
+    ] = "r1-zero",
+    dtype: DtypeOpt = "auto",
+) -> None:
+    """pass@1 (greedy) and pass@k (sampled), format and language-consistency means, as a table and JSON."""
+    from training.evaluate import run_eval
+
+    result = run_eval(
+        model,
+        out_dir=out,
+        problems=problems_source,
+        n_problems=n_problems,
+        k=k,
+        temperature=temperature,
+        max_new_tokens=max_new_tokens,
+        template=template,
+        dtype=dtype,
+    )
+    print_table(
+        f"eval {model} -> {result.pop('out_dir')}/eval.json",
+        ["metric", "value"],
+        [[key, value] for key, value in result.items()],
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning user-fixable errors into one line and exit code 1."""
     try:

@@ -1,0 +1,140 @@
+"""The TRL stages for a few steps on the embedded model, the evaluator, and bad recipes."""
+
+import json
+import math
+import time
+
+import pytest
+
+from r1f.io import read_rows
+from tests.conftest import run_r1f
+from tests.test_coldstart import MESSY
+
+TINY_GRPO = [
+    "--set",
+    "max_steps=2",
+    "--set",
+    "n_problems=2",
+    "--set",
+    "max_completion_length=16",
+    "--set",
+    "num_generations=2",
+    "--set",
+    "per_device_train_batch_size=2",
+    "--set",
+    "prompt_template=r1-zero",
+    "--set",
+    "save_strategy=no",
+]
+
+
+def test_grpo_runs_saves_a_loadable_model_and_logs_finite_rewards(tmp_path, model_dir):
+    out = tmp_path / "r1-zero"
+    result = run_r1f("train", "grpo", *TINY_GRPO, "--output-dir", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((out / "r1f_training.json").read_text())
+    assert summary["steps"] == 2 and summary["rewards"] == {"accuracy": 1.0, "format": 0.5, "tag_count": 0.5}
+    logs = summary["final_logs"]
+    for name in ("accuracy", "format", "tag_count"):
+        assert math.isfinite(logs[f"rewards/{name}/mean"])
+    card = (out / "README.md").read_text()
+    assert "r1-factory" in card and "prompt_template: r1-zero" in card and "builtin" in card
+    from transformers import AutoModelForCausalLM
+
+    assert AutoModelForCausalLM.from_pretrained(out).num_parameters() > 1e8
+
+
+@pytest.fixture(scope="module")
+def cold_start(tmp_path_factory):
+    """A factory-made cold_start dataset (rule refinement: deterministic, no model needed)."""
+    work = tmp_path_factory.mktemp("cs")
+    source = work / "r1zero.jsonl"
+    with open(source, "w") as handle:
+        for row_id, problem, solution, lang, completion in MESSY:
+            handle.write(
+                json.dumps(
+                    {"id": row_id, "problem": problem, "solution": solution, "lang": lang, "completion": completion},
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
+    out = work / "cold_start"
+    result = run_r1f("cold-start", "--method", "refine", "--problems", str(source), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_sft_loss_falls_and_the_model_learns_to_stop(tmp_path, cold_start):
+    out = tmp_path / "r1-sft"
+    result = run_r1f(
+        "train",
+        "sft",
+        "--set",
+        f"dataset={cold_start}",
+        "--set",
+        "max_steps=4",
+        "--set",
+        "learning_rate=1e-4",
+        "--set",
+        "per_device_train_batch_size=5",
+        "--set",
+        "save_strategy=no",
+        "--output-dir",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((out / "r1f_training.json").read_text())
+    losses = summary["losses"]
+    assert len(losses) == 4 and losses[-1] < losses[0], losses
+    # the trained model ends its turn (EOS) before the budget on a prompt it was trained on
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    assert tokenizer.pad_token_id != tokenizer.eos_token_id
+    model = AutoModelForCausalLM.from_pretrained(out)
+    row = read_rows(cold_start)[0]
+    ids = tokenizer.apply_chat_template(
+        row["messages"][:-1], add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )
+    with torch.inference_mode():
+        generated = model.generate(**ids, max_new_tokens=120, do_sample=False)
+    new = generated[0, ids["input_ids"].shape[1] :].tolist()
+    assert tokenizer.eos_token_id in new and len(new) < 120
+
+
+def test_eval_pass_at_1_equals_the_fraction_recomputed_from_saved_completions(tmp_path, model_dir):
+    out = tmp_path / "eval"
+    result = run_r1f(
+        "eval", "smollm2-135m", "--out", str(out), "--n-problems", "6", "--k", "2", "--max-new-tokens", "48"
+    )
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((out / "eval.json").read_text())
+    from filters.rewards.accuracy import Accuracy
+
+    greedy = read_rows(out / "greedy")
+    correct = Accuracy()([r["completion"] for r in greedy], solution=[r["solution"] for r in greedy])
+    assert len(greedy) == 6 and metrics["pass@1"] == round(sum(c == 1.0 for c in correct) / 6, 4)
+    sampled = read_rows(out / "sampled")
+    assert len(sampled) == 12 and 0.0 <= metrics["pass@2"] <= 1.0 and metrics["pass@2"] >= metrics["pass@1"] - 1e-9
+    assert "pass@1" in result.stdout and (out / "eval.md").is_file()
+
+
+def _one_line(result, *needles):
+    assert result.returncode == 1, result.stdout[-2000:]
+    lines = [x for x in result.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr[-2000:]
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def test_bad_recipes_fail_in_one_line_before_any_model_loads(tmp_path):
+    nomsg = tmp_path / "nomsg.jsonl"
+    nomsg.write_text(json.dumps({"text": "hello"}) + "\n")
+    started = time.time()
+    _one_line(run_r1f("train", "sft", "--set", f"dataset={nomsg}"), "'messages' column", "text")
+    _one_line(run_r1f("train", "grpo", "--set", f"dataset={nomsg}"), "neither 'prompt'")
+    _one_line(run_r1f("train", "grpo", "--set", "rewards=accuracy,vibes,format"), "unknown reward 'vibes'")
+    _one_line(run_r1f("train", "grpo", "--set", "learning_rat=1e-6"), "learning_rat", "did you mean learning_rate")
+    _one_line(run_r1f("train", "sft", "--recipe", "nope"), "no recipe 'nope'", "r1-zero-smollm2")
+    assert time.time() - started < 90  # five failures, none of which loaded a model
