@@ -41,8 +41,9 @@ def main() -> None:
     engine = TransformersEngine(batch_size=args.batch_size)
     engine.model  # noqa: B018 - load outside the timings
     rewards = assemble.verifier("think")
-    assemble.score([{"id": "w", "completion": "<answer>$\\frac{1}{2}$</answer>", "solution": "1/2", "lang": "en"}],
-                   rewards)  # start the verifier workers outside the timings
+    assemble.score(
+        [{"id": "w", "completion": "<answer>$\\frac{1}{2}$</answer>", "solution": "1/2", "lang": "en"}], rewards
+    )  # start the verifier workers outside the timings
     work = tempfile.mkdtemp(prefix="r1f-bench-")
     try:
         started = time.perf_counter()

@@ -101,9 +101,7 @@ def run_filter(
     extra = [n for rule in rules for n in rule.needs if n not in needed]
     rewards = list(rewards) + [NamedReward(n, make_reward(n)) for n in dict.fromkeys(extra)]
     if expression:
-        unknown = [
-            n for n in expression.names if n not in {r.name for r in rewards} and n not in rows[0]
-        ]
+        unknown = [n for n in expression.names if n not in {r.name for r in rewards} and n not in rows[0]]
         if unknown:
             raise DataError(
                 f"--keep uses {', '.join(unknown)}, which is neither a reward in --rewards "
@@ -169,9 +167,7 @@ def run_filter(
         "timings": {"wall_seconds": round(summary.seconds, 3)},
         "run_store": str(store.root),
     }
-    plots = {
-        f"plots/{r.column}.png": _plot(summary.kept + summary.rejected, r) for r in rewards
-    }
+    plots = {f"plots/{r.column}.png": _plot(summary.kept + summary.rejected, r) for r in rewards}
     write_dataset(out_dir, splits, manifest, extra_files={k: v for k, v in plots.items() if v})
     return summary
 

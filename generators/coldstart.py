@@ -15,7 +15,7 @@ from typing import Any
 
 from filters.text import ANSWER_RE, SPECIAL_TOKEN_RE, THINK_RE, answer_region, completion_text
 from generators.examples import EXAMPLES, answer_sentence, pick_examples
-from generators.prompts import render
+from generators.prompts import SFT_SYSTEM, render
 from r1f.errors import ConfigError, DataError
 from r1f.schema import Messages
 
@@ -23,18 +23,6 @@ TRAILING_STOP_RE = re.compile(r"[\s.。!！]+$")
 FORMATS = ("r1", "think")
 METHODS = ("few-shot", "direct", "refine")
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "fr": "French", "de": "German", "zh": "Chinese"}
-
-#: the system turn of the SFT rows: it tells the trained model which output form to use
-SFT_SYSTEM = {
-    "r1": (
-        "Solve the problem. Write your reasoning between two |special_token| markers, then a one-line "
-        "summary with the final answer: |special_token| reasoning |special_token| summary"
-    ),
-    "think": (
-        "Solve the problem. Reason inside <think> </think> tags, then give only the final answer inside "
-        "<answer> </answer> tags."
-    ),
-}
 
 
 def check_format(fmt: str) -> None:

@@ -59,6 +59,19 @@ def _r1_zero_fewshot(problem: str) -> Messages:
     return messages
 
 
+#: the system turn of SFT rows (cold start, rejection sampling): it names the output form to use
+SFT_SYSTEM = {
+    "r1": (
+        "Solve the problem. Write your reasoning between two |special_token| markers, then a one-line "
+        "summary with the final answer: |special_token| reasoning |special_token| summary"
+    ),
+    "think": (
+        "Solve the problem. Reason inside <think> </think> tags, then give only the final answer inside "
+        "<answer> </answer> tags."
+    ),
+}
+
+
 def _plain(problem: str) -> Messages:
     return [{"role": "user", "content": problem}]
 
@@ -76,6 +89,12 @@ TEMPLATES: dict[str, Callable[[str], Messages]] = {
     "r1-zero-fewshot": _r1_zero_fewshot,
     "step-by-step": _step_by_step,
     "plain": _plain,
+    # what models trained on the factory's SFT data see: evaluate them with the same system turn
+    "sft-think": lambda problem: [
+        {"role": "system", "content": SFT_SYSTEM["think"]},
+        {"role": "user", "content": problem},
+    ],
+    "sft-r1": lambda problem: [{"role": "system", "content": SFT_SYSTEM["r1"]}, {"role": "user", "content": problem}],
 }
 
 

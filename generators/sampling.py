@@ -16,7 +16,7 @@ from typing import Any
 
 from filters.text import completion_text
 from generators import assemble
-from generators.coldstart import SFT_SYSTEM
+from generators.prompts import SFT_SYSTEM
 from r1f.errors import ConfigError, DataError
 from r1f.io import write_dataset
 from r1f.schema import stable_id

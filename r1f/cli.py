@@ -817,7 +817,7 @@ def eval_(
     temperature: TemperatureOpt = 0.7,
     max_new_tokens: MaxNewOpt = 256,
     template: Annotated[
-        str, typer.Option(help="Prompt template: r1-zero, r1-zero-fewshot, step-by-step, plain.")
+        str, typer.Option(help="Prompt template: r1-zero, r1-zero-fewshot, sft-think, sft-r1, step-by-step, plain.")
     ] = "r1-zero",
     dtype: DtypeOpt = "auto",
 ) -> None:

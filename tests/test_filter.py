@@ -152,7 +152,11 @@ def test_killed_scoring_run_resumes(tmp_path):
                 json.dumps(
                     {
                         "id": f"r{i}",
-                        "completion": f"<think>{i} plus one</think><answer>{i + 1}</answer>",
+                        # LaTeX answers go through the verifier workers and langdetect reads every row,
+                        # so each batch takes real time and the kill lands mid-run
+                        "completion": f"<think>We add one to {i} and get the next number.</think>"
+                        f"<answer>$\\frac{{{2 * (i + 1)}}}{{2}}$</answer>",
+                        "lang": "en",
                         "solution": str(i + 1 if i % 3 else i),
                     }
                 )
@@ -160,7 +164,7 @@ def test_killed_scoring_run_resumes(tmp_path):
             )
     out = tmp_path / "scored"
     store = RunStore.beside(out)
-    args = ["score", str(source), "--out", str(out), "--rewards", "accuracy,format"]
+    args = ["score", str(source), "--out", str(out), "--rewards", "accuracy,format,language_consistency"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "r1f", *args],
         cwd=ROOT,
