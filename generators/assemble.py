@@ -86,6 +86,36 @@ def plots(rows: Sequence[dict[str, Any]], rewards: Sequence[NamedReward], extra:
     return out
 
 
+def write_sft(
+    out_dir: str,
+    kept: list[dict[str, Any]],
+    rejected: list[dict[str, Any]],
+    manifest: dict[str, Any],
+    rewards: Sequence[NamedReward],
+    *,
+    drawn: int,
+    extra_counts: dict[str, Any] | None = None,
+    extra_train: list[dict[str, Any]] | None = None,
+    extra_splits: dict[str, list[dict[str, Any]]] | None = None,
+    extra_plots: dict[str, list] | None = None,
+) -> dict[str, Any]:
+    """Write the dataset every SFT generator ends with: ``train`` (kept), ``rejected`` (with reasons),
+    any extra splits, reward/length plots, and the manifest's counts. ``extra_train`` rows (e.g. mixed-in
+    non-reasoning data) join ``train`` without counting as kept samples. Returns the counts."""
+    from r1f.io import write_dataset
+
+    manifest["counts"] = {
+        **manifest.get("counts", {}),
+        **counts(kept, rejected, drawn, rewards),
+        **(extra_counts or {}),
+    }
+    splits = {"train": kept + list(extra_train or []), **(extra_splits or {})}
+    if rejected:
+        splits["rejected"] = rejected
+    write_dataset(out_dir, splits, manifest, extra_files=plots(kept + rejected, rewards, extra=extra_plots))
+    return manifest["counts"]
+
+
 def counts(kept: Sequence[dict], rejected: Sequence[dict], drawn: int, rewards: Sequence[NamedReward]) -> dict:
     lengths = [r.get("completion_tokens") for r in kept if r.get("completion_tokens") is not None]
     return {

@@ -227,7 +227,6 @@ def run_cold_start(
     from filters.rewards.format import Format
     from generators import assemble
     from generators.generate import generate_rows, generation_manifest, open_store
-    from r1f.io import write_dataset
 
     check_format(fmt)
     if method not in METHODS:
@@ -384,9 +383,4 @@ def run_cold_start(
         "rules": [r.name for r in rules],
         "rewards": [r.name for r in rewards],
     }
-    manifest["counts"] = {**manifest.get("counts", {}), **assemble.counts(kept, rejected, drawn, rewards)}
-    splits = {"train": kept}
-    if rejected:
-        splits["rejected"] = rejected
-    write_dataset(out_dir, splits, manifest, extra_files=assemble.plots(kept + rejected, rewards))
-    return manifest["counts"]
+    return assemble.write_sft(out_dir, kept, rejected, manifest, rewards, drawn=drawn)

@@ -16,7 +16,6 @@ from typing import Any
 
 from generators import assemble
 from r1f.errors import ConfigError, DataError
-from r1f.io import write_dataset
 from r1f.schema import Messages
 
 THINK_PREFIX = "<think>\n"
@@ -111,13 +110,7 @@ def run_distill(
         lang_threshold=lang_threshold,
         rules=[r.name for r in rules],
     )
-    manifest["counts"] = {
-        **manifest["counts"],
-        **assemble.counts(kept, rejected, len(rows), rewards),
-        "pass_rate": round(statistics.mean(correct), 4) if correct else None,
-    }
-    splits = {"train": kept}
-    if rejected:
-        splits["rejected"] = rejected
-    write_dataset(out_dir, splits, manifest, extra_files=assemble.plots(kept + rejected, rewards))
-    return manifest["counts"]
+    pass_rate = round(statistics.mean(correct), 4) if correct else None
+    return assemble.write_sft(
+        out_dir, kept, rejected, manifest, rewards, drawn=len(rows), extra_counts={"pass_rate": pass_rate}
+    )

@@ -18,7 +18,6 @@ from filters.text import completion_text
 from generators import assemble
 from generators.prompts import SFT_SYSTEM
 from r1f.errors import ConfigError, DataError
-from r1f.io import write_dataset
 from r1f.schema import stable_id
 
 SELECT = ("all", "best")
@@ -183,21 +182,24 @@ def run_sample(
         mixed_rows=len(mixed),
     )
     rates = [t["pass_rate"] for t in table]
-    manifest["counts"] = {
-        **manifest["counts"],
-        **assemble.counts(kept, rejected, drawn, rewards),
+    extra = {
         "problems": len(table),
         "pass_rate": round(statistics.mean(rates), 4) if rates else None,
         "problems_in_window": sum(1 for t in table if t["in_pass_rate_window"]),
         "non_reasoning_rows": len(mixed),
     }
-    splits = {"train": kept + mixed, "problems": table}
-    if rejected:
-        splits["rejected"] = rejected
-    write_dataset(
-        out_dir, splits, manifest, extra_files=assemble.plots(kept + rejected, rewards, extra={"pass_rate": rates})
+    return assemble.write_sft(
+        out_dir,
+        kept,
+        rejected,
+        manifest,
+        rewards,
+        drawn=drawn,
+        extra_counts=extra,
+        extra_train=mixed,
+        extra_splits={"problems": table},
+        extra_plots={"pass_rate": rates},
     )
-    return manifest["counts"]
 
 
 def _mix(rows: Sequence[dict[str, Any]], ratio: float, reasoning_rows: int, system: str, seed: int) -> list[dict]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,28 @@ import yaml
 from r1f.errors import ConfigError
 
 RECIPES = Path(__file__).parent / "recipes"
+
+
+class _RecipeLoader(yaml.SafeLoader):
+    """YAML as people write recipes: only true/false are booleans (``save_strategy: no`` stays "no")."""
+
+
+_RecipeLoader.yaml_implicit_resolvers = {
+    key: [(tag, regex) for tag, regex in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_RecipeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+# and 1e-6 is a float (YAML 1.1 wants "1.0e-6", so learning_rate=1e-6 would arrive as a string)
+_RecipeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$"), list("-+0123456789.")
+)
+
+
+def _yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_RecipeLoader)  # noqa: S506 - a SafeLoader subclass
+
 
 #: keys that are ours, per stage, with their defaults; everything else must be a TRL config field
 OUR_KEYS: dict[str, dict[str, Any]] = {
@@ -60,7 +83,7 @@ def load_recipe(name_or_path: str | None, overrides: Sequence[str] = ()) -> dict
     if name_or_path:
         path = recipe_path(name_or_path)
         try:
-            recipe = yaml.safe_load(path.read_text()) or {}
+            recipe = _yaml(path.read_text()) or {}
         except yaml.YAMLError as err:
             raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
         if not isinstance(recipe, dict):
@@ -69,7 +92,7 @@ def load_recipe(name_or_path: str | None, overrides: Sequence[str] = ()) -> dict
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set {item!r}: write key=value, e.g. --set max_steps=3")
-        recipe[key.strip()] = yaml.safe_load(value)
+        recipe[key.strip()] = _yaml(value)
     return recipe
 
 

@@ -83,7 +83,7 @@ def run_eval(
         by_problem: dict[str, list[bool]] = defaultdict(list)
         for row, ok in zip(sampled, correct):
             by_problem[row["problem_id"]].append(ok == 1.0)
-        result[f"pass@{k}"] = statistics.mean(any(v) for v in by_problem.values())
+        result[f"pass@{k}"] = round(statistics.mean(any(v) for v in by_problem.values()), 4)
         result["sampled_accuracy"] = _mean(correct)
         result["temperature"] = temperature
     out.mkdir(parents=True, exist_ok=True)
