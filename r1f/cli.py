@@ -842,6 +842,33 @@ def eval_(
     )
 
 
+@app.command()
+def stats(
+    path: Annotated[str, typer.Argument(help="A dataset directory the factory wrote (or any readable table).")],
+) -> None:
+    """Print the tables a dataset card holds: rows per split, drops per reason, lengths, rewards, languages."""
+    from r1f.card import dropped_by_reason, statistics
+    from r1f.io import dataset_files, read_manifest, read_rows
+
+    directory = Path(path)
+    names = list(dataset_files(directory)) if directory.is_dir() else ["train"]
+    splits = {name: read_rows(path, split=name, allow_empty=True) for name in names}
+    manifest = (read_manifest(path) if directory.is_dir() else None) or {}
+    print_table(
+        f"{path} ({manifest.get('kind', 'table')})",
+        ["split", "rows"],
+        [[name, len(rows)] for name, rows in splits.items()],
+    )
+    reasons = dropped_by_reason(splits, manifest)
+    if reasons:
+        print_table("Dropped by reason", ["reason", "rows"], sorted(reasons.items(), key=lambda kv: -kv[1]))
+    lines = statistics(splits, manifest)
+    if lines:
+        print_table("Statistics", ["statistic"], [[line] for line in lines])
+    if splits.get("train"):
+        print_stats(splits["train"], title="Columns of train")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning user-fixable errors into one line and exit code 1."""
     try:

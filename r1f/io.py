@@ -186,7 +186,8 @@ def write_dataset(
     """Write a dataset directory atomically: readers see the old one or the new one, never half of one.
 
     The rows go to ``data/<split>-00000-of-00001.parquet`` (the layout the Hub and ``datasets`` read),
-    the manifest to ``manifest.json``. A previous dataset of the same name is replaced only after the
+    the manifest to ``manifest.json``, a dataset card to ``README.md`` (unless ``extra_files`` has
+    one). A previous dataset of the same name is replaced only after the
     new one is complete on disk.
     """
     import pyarrow as pa
@@ -197,13 +198,20 @@ def write_dataset(
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / DATA_DIR).mkdir(parents=True)
-    for split, rows in splits.items():
-        table = pa.Table.from_pylist(list(rows))
+    materialised = {split: list(rows) for split, rows in splits.items()}
+    for split, rows in materialised.items():
+        table = pa.Table.from_pylist(rows)
         pq.write_table(table, tmp / DATA_DIR / f"{split}-00000-of-00001.parquet")
     payload = dict(manifest)
     payload.setdefault("written_at", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     (tmp / MANIFEST).write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
-    for name, content in (extra_files or {}).items():
+    files = dict(extra_files or {})
+    if "README.md" not in files:
+        from r1f.card import dataset_card
+
+        plots = sorted(name for name in files if name.endswith(".png"))
+        files["README.md"] = dataset_card(out.name, materialised, payload, plots)
+    for name, content in files.items():
         target = tmp / name
         target.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(content, bytes):

@@ -7,7 +7,20 @@ import pytest
 from r1f.io import read_rows
 from tests.conftest import run_r1f
 
-COMMANDS = ["models", "problems", "generate", "inspect"]
+COMMANDS = [
+    "models",
+    "problems",
+    "generate",
+    "inspect",
+    "stats",
+    "rewards",
+    "score",
+    "filter",
+    "cold-start",
+    "sample",
+    "distill",
+    "eval",
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

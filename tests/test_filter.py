@@ -112,6 +112,18 @@ def test_filter_keeps_drops_with_reasons_and_plots(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["counts"]["kept"] == 2 and manifest["counts"]["dropped_by_reason"]["truncated"] == 1
     assert "kept" in result.stdout and "dropped: code_block" in result.stdout
+    # every dataset gets a Hub dataset card whose metadata the Hub can read, and r1f stats shows the same
+    import yaml
+
+    card = (out / "README.md").read_text()
+    meta = yaml.safe_load(card.split("---")[1])
+    assert meta["license"] == "apache-2.0" and {"synthetic", "r1-factory"} <= set(meta["tags"])
+    assert meta["size_categories"] == ["n<1K"] and meta["language"] == ["en", "es"]
+    assert [f["split"] for f in meta["configs"][0]["data_files"]] == ["train", "rejected"]
+    assert "| truncated | 1 |" in card and "plots/reward_accuracy.png" in card and "load_dataset" in card
+    shown = run_r1f("stats", str(out))
+    assert shown.returncode == 0, shown.stderr
+    assert "Dropped by reason" in shown.stdout and "code_block" in shown.stdout and "rejected" in shown.stdout
 
     scored = tmp_path / "scored"
     result = run_r1f("score", str(source), "--out", str(scored), "--rewards", "accuracy,tag_count")
