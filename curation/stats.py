@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-CATEGORY_LIMIT = 20
+CATEGORY_LIMIT = 12
 
 
 def column_type(values: Sequence[Any]) -> str:
@@ -55,7 +55,8 @@ def describe(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             info["mean_items"] = round(sum(len(v) for v in present) / len(present), 2)
         if kind in ("str", "int", "bool") and present:
             counts = Counter(present)
-            if len(counts) <= CATEGORY_LIMIT and len(counts) < max(2, len(present)):
+            # value counts only where they say something: few distinct values, each seen several times
+            if len(counts) <= CATEGORY_LIMIT and len(counts) <= max(1, len(present) // 3):
                 info["counts"] = dict(counts.most_common())
         out[column] = info
     return out
