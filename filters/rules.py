@@ -70,7 +70,6 @@ RULES: dict[str, Callable[..., Rule]] = {
         help=f"language_consistency below {threshold}",
     ),
 }
-R1_RULES = "empty,truncated,code_block,overlong_paragraph,mixed_language"
 
 
 def parse_rules(spec: str) -> list[Rule]:

@@ -188,11 +188,9 @@ def reward_stats(rows: Sequence[dict[str, Any]], rewards: Sequence[NamedReward])
 
 
 def _plot(rows: Sequence[dict[str, Any]], reward: NamedReward) -> bytes | None:
-    try:
-        from r1f.plots import histogram_png
-    except ImportError:
-        return None
+    from r1f.plots import histogram_png
+
     try:
         return histogram_png([r.get(reward.column) for r in rows], title=reward.name, xlabel=reward.column)
-    except ImportError:  # matplotlib missing: the dataset is still written, without plots
+    except ImportError:  # matplotlib is an extra: the dataset is still written, without plots
         return None
