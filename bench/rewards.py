@@ -72,52 +72,39 @@ def make_cases(n: int, seed: int = 0) -> list[tuple[str, str, float]]:
     return cases
 
 
-def seed_style(completion: str, gold: str) -> float:
-    """Like the seed notebook: gold with LaTeX extraction only (0.5 if unparsed), answer over the whole text."""
-    from math_verify import LatexExtractionConfig, parse, verify
+def _latex_only_answer(completion: str) -> list:
+    """The answer parse both baselines share: LaTeX extraction only, anchored, boxed first, first match."""
+    from math_verify import LatexExtractionConfig, parse
     from math_verify.parser import NormalizationConfig
+
+    normalization = NormalizationConfig(
+        nits=False, malformed_operators=False, basic_latex=True, equations=True, boxed="all", units=True
+    )
+    config = LatexExtractionConfig(
+        normalization_config=normalization, boxed_match_priority=0, try_extract_without_anchor=False
+    )
+    return parse(completion, extraction_config=[config], extraction_mode="first_match")
+
+
+def seed_style(completion: str, gold: str) -> float:
+    """Like the seed notebook: gold with LaTeX extraction only (0.5 if unparsed), answer over the whole text,
+    and verify called as (answer, gold), the seed's argument order."""
+    from math_verify import LatexExtractionConfig, parse, verify
 
     gold_parsed = parse(gold, extraction_mode="first_match", extraction_config=[LatexExtractionConfig()])
     if not gold_parsed:
         return 0.5
-    answer = parse(
-        completion,
-        extraction_config=[
-            LatexExtractionConfig(
-                normalization_config=NormalizationConfig(
-                    nits=False, malformed_operators=False, basic_latex=True, equations=True, boxed="all", units=True
-                ),
-                boxed_match_priority=0,
-                try_extract_without_anchor=False,
-            )
-        ],
-        extraction_mode="first_match",
-    )
-    return float(verify(answer, gold_parsed))
+    return float(verify(_latex_only_answer(completion), gold_parsed))
 
 
 def open_r1_style(completion: str, gold: str) -> float | None:
     """Like open-r1: gold with the default config (None if unparsed), answer with LaTeX extraction only."""
-    from math_verify import LatexExtractionConfig, parse, verify
-    from math_verify.parser import NormalizationConfig
+    from math_verify import parse, verify
 
     gold_parsed = parse(gold, extraction_mode="first_match")
     if not gold_parsed:
         return None
-    answer = parse(
-        completion,
-        extraction_config=[
-            LatexExtractionConfig(
-                normalization_config=NormalizationConfig(
-                    nits=False, malformed_operators=False, basic_latex=True, equations=True, boxed="all", units=True
-                ),
-                boxed_match_priority=0,
-                try_extract_without_anchor=False,
-            )
-        ],
-        extraction_mode="first_match",
-    )
-    return float(verify(gold_parsed, answer))
+    return float(verify(gold_parsed, _latex_only_answer(completion)))
 
 
 def _timed_loop(fn, cases):

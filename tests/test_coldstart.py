@@ -106,9 +106,8 @@ MESSY = [
 ]
 
 
-@pytest.fixture()
-def messy_file(tmp_path):
-    path = tmp_path / "r1zero.jsonl"
+def write_messy(path):
+    """The MESSY rows as a jsonl of raw R1-Zero completions (the refine method's input)."""
     with open(path, "w") as handle:
         for row_id, problem, solution, lang, completion in MESSY:
             handle.write(
@@ -119,6 +118,11 @@ def messy_file(tmp_path):
                 + "\n"
             )
     return path
+
+
+@pytest.fixture()
+def messy_file(tmp_path):
+    return write_messy(tmp_path / "r1zero.jsonl")
 
 
 def test_refine_with_rules_keeps_answers_unchanged(tmp_path, messy_file):

@@ -8,7 +8,7 @@ import pytest
 
 from r1f.io import read_rows
 from tests.conftest import run_r1f
-from tests.test_coldstart import MESSY
+from tests.test_coldstart import write_messy
 
 TINY_GRPO = [
     "--set",
@@ -48,16 +48,7 @@ def test_grpo_runs_saves_a_loadable_model_and_logs_finite_rewards(tmp_path, mode
 def cold_start(tmp_path_factory):
     """A factory-made cold_start dataset (rule refinement: deterministic, no model needed)."""
     work = tmp_path_factory.mktemp("cs")
-    source = work / "r1zero.jsonl"
-    with open(source, "w") as handle:
-        for row_id, problem, solution, lang, completion in MESSY:
-            handle.write(
-                json.dumps(
-                    {"id": row_id, "problem": problem, "solution": solution, "lang": lang, "completion": completion},
-                    ensure_ascii=False,
-                )
-                + "\n"
-            )
+    source = write_messy(work / "r1zero.jsonl")
     out = work / "cold_start"
     result = run_r1f("cold-start", "--method", "refine", "--problems", str(source), "--out", str(out))
     assert result.returncode == 0, result.stderr
