@@ -76,3 +76,22 @@ def easy_problems(tmp_path_factory) -> str:
     )
     assert result.returncode == 0, result.stderr
     return str(path)
+
+
+def kill_after_chunks(args: list[str], chunks_dir: Path, count: int, timeout: float = 300) -> None:
+    """Start the real ``r1f`` with ``args``, SIGKILL it once ``count`` chunk files exist in ``chunks_dir``."""
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "r1f", *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + timeout
+    while time.time() < deadline and len(list(chunks_dir.glob("*.jsonl"))) < count:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()

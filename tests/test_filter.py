@@ -1,11 +1,6 @@
 """``r1f score`` / ``r1f filter`` end to end, resume after SIGKILL, and the rewards inside a real GRPO step."""
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
@@ -15,7 +10,7 @@ from filters.rules import parse_rules
 from r1f.errors import ConfigError
 from r1f.io import read_rows
 from r1f.store import RunStore
-from tests.conftest import ROOT, run_r1f
+from tests.conftest import kill_after_chunks, run_r1f
 
 ROWS = [
     # id, completion, solution, lang, finish_reason -> expected reason (None = kept)
@@ -177,18 +172,7 @@ def test_killed_scoring_run_resumes(tmp_path):
     out = tmp_path / "scored"
     store = RunStore.beside(out)
     args = ["score", str(source), "--out", str(out), "--rewards", "accuracy,format,language_consistency"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "r1f", *args],
-        cwd=ROOT,
-        env={**os.environ},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 120
-    while time.time() < deadline and not list(store.chunks.glob("*.jsonl")):
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_after_chunks(args, store.chunks, 1, timeout=120)
     done_at_kill = len(RunStore(store.root).rows())
     assert 0 < done_at_kill < 1500
     assert not out.exists()

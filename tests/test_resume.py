@@ -1,10 +1,6 @@
 """Kill -9 a real generation run mid-way, rerun it, and compare with an uninterrupted run row by row."""
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 
 from generators.engines import SamplingParams
@@ -12,7 +8,7 @@ from generators.generate import run_generation
 from generators.problems import make_problems
 from r1f.io import read_rows
 from r1f.store import RunStore
-from tests.conftest import ROOT, run_r1f
+from tests.conftest import kill_after_chunks, run_r1f
 
 ARGS = [
     "generate",
@@ -34,19 +30,7 @@ ARGS = [
 def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path, model_dir):
     killed_out = tmp_path / "killed"
     store = RunStore.beside(killed_out)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "r1f", *ARGS, "--out", str(killed_out)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 300
-    while time.time() < deadline and len(list(store.chunks.glob("*.jsonl"))) < 2:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_after_chunks([*ARGS, "--out", str(killed_out)], store.chunks, 2)
     chunks_at_kill = len(list(store.chunks.glob("*.jsonl")))
     assert 2 <= chunks_at_kill < 5, "the run should have been killed part-way (5 chunks in all)"
     assert not killed_out.exists(), "no dataset may appear under its final name before the run finishes"

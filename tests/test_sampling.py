@@ -1,17 +1,12 @@
 """Rejection sampling on the embedded model: pass rates, selection, resume after SIGKILL, bad input."""
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections import defaultdict
 
 from filters.rewards.accuracy import Accuracy
 from r1f.io import read_rows
 from r1f.store import RunStore
-from tests.conftest import ROOT, run_r1f
+from tests.conftest import kill_after_chunks, run_r1f
 
 ARGS = ["--n-problems", "8", "--k", "4", "--max-new-tokens", "96"]
 
@@ -87,18 +82,7 @@ def test_killed_sample_run_resumes_without_regenerating(tmp_path, easy_problems)
         str(out),
     ]
     store = RunStore.beside(out)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "r1f", *args],
-        cwd=ROOT,
-        env={**os.environ},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 300
-    while time.time() < deadline and len(list(store.chunks.glob("*.jsonl"))) < 2:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_after_chunks(args, store.chunks, 2)
     before = {k: dict(v) for k, v in RunStore(store.root).rows().items()}
     assert 0 < len(before) < 12
     resumed = run_r1f(*args)
