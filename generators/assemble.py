@@ -15,7 +15,7 @@ from typing import Any
 from filters.registry import NamedReward, parse_rewards
 from filters.rules import Rule, parse_rules
 from filters.step import BATCH, reward_stats, score_batch
-from r1f.plots import histogram_png
+from r1f.plots import bar_png, histogram_png
 
 #: rewards every SFT generator records; the keep rule reads them
 VERIFY_REWARDS = "accuracy,format,language_consistency"
@@ -81,6 +81,9 @@ def plots(rows: Sequence[dict[str, Any]], rewards: Sequence[NamedReward], extra:
             out["plots/completion_tokens.png"] = histogram_png(lengths, title="completion length", xlabel="tokens")
         for name, values in (extra or {}).items():
             out[f"plots/{name}.png"] = histogram_png(values, title=name, xlabel=name, bins=10)
+        languages = Counter(str(r["lang"]) for r in rows if r.get("lang"))
+        if languages:
+            out["plots/languages.png"] = bar_png(dict(languages), title="language shares", xlabel="language")
     except ImportError:  # matplotlib is an extra; the dataset is written without plots
         return {}
     return out

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from generators.problems import normalize_problem
 from r1f.errors import DataError
+from r1f.ngrams import normalize
 
 EXAMPLES: list[dict[str, str]] = [
     # English
@@ -176,8 +176,8 @@ def pick_examples(problem: dict[str, Any], k: int, pool: Sequence[dict[str, str]
     """
     if k < 0:
         raise DataError(f"--k must be >= 0, got {k}")
-    target = normalize_problem(problem["problem"])
-    candidates = [e for e in pool if normalize_problem(e["problem"]) != target]
+    target = normalize(problem["problem"])
+    candidates = [e for e in pool if normalize(e["problem"]) != target]
     lang, family = problem.get("lang"), problem.get("family")
     ranked = sorted(
         candidates,

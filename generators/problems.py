@@ -10,12 +10,12 @@ forms that ``math_verify.parse`` reads. A fixed held-out split (its own seed) is
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import Any
 
 from r1f.errors import ConfigError
+from r1f.ngrams import normalize
 from r1f.schema import stable_id
 
 SOURCE = "builtin/v1"
@@ -272,11 +272,6 @@ MAKERS: dict[str, Callable[[random.Random, int], tuple[dict[str, Any], Fraction]
 }
 
 
-def normalize_problem(text: str) -> str:
-    """Lower-case, collapse whitespace: the key used to keep train problems out of the held-out split."""
-    return re.sub(r"\s+", " ", text.strip().lower())
-
-
 def _problem(seed: str, index: int, lang: str, family: str, difficulty: int, attempt: int) -> dict[str, Any]:
     rng = random.Random(f"{seed}:{index}:{attempt}")
     values, answer = MAKERS[family](rng, difficulty)
@@ -325,7 +320,7 @@ def _generate(
         family, difficulty = combos[(index // len(languages)) % len(combos)]
         for attempt in range(100):
             row = _problem(seed, index, lang, family, difficulty, attempt)
-            key = normalize_problem(row["problem"])
+            key = normalize(row["problem"])
             if key not in seen:
                 break
         seen.add(key)
@@ -358,7 +353,7 @@ def make_problems(
     >>> rows[0]["lang"], rows[0]["family"], rows[0]["problem"].startswith("What is")
     ('en', 'arithmetic', True)
     """
-    held = {normalize_problem(r["problem"]) for r in heldout_problems()}
+    held = {normalize(r["problem"]) for r in heldout_problems()}
     rows = _generate(n, str(seed), list(languages), list(families), list(difficulties), exclude=held)
     for row in rows:
         row["split"] = "train"

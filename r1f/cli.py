@@ -843,6 +843,89 @@ def eval_(
 
 
 @app.command()
+def curate(
+    inputs: Annotated[
+        list[str], typer.Argument(help="Datasets to curate and mix: directories, jsonl/parquet/csv files, Hub names.")
+    ],
+    out: OutOpt,
+    weights: Annotated[
+        str | None,
+        typer.Option(
+            help="Shares of the output per input, e.g. 3,1 (three rows of the first per row of the "
+            "second). Default: every surviving row."
+        ),
+    ] = None,
+    total: Annotated[int | None, typer.Option(help="Rows in the mix (at most what the scarcest input allows).")] = None,
+    dedup_on: Annotated[
+        str, typer.Option(help="Dedup targets, in order: problem, completion, both, or none.")
+    ] = "problem,completion",
+    near: Annotated[
+        bool, typer.Option(help="Also drop near duplicates (MinHash LSH over word 3-grams), not only exact ones.")
+    ] = True,
+    near_threshold: Annotated[float, typer.Option(help="Jaccard similarity at which two texts are one.")] = 0.85,
+    eval_set: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Evaluation set to decontaminate against (repeatable): heldout (built-in), a path or a Hub "
+            "name. Default: heldout."
+        ),
+    ] = None,
+    no_decontaminate: Annotated[bool, typer.Option("--no-decontaminate", help="Skip decontamination.")] = False,
+    eval_column: Annotated[
+        str | None, typer.Option(help="Text column of the evaluation sets (default: problem/question/prompt/text).")
+    ] = None,
+    ngram: Annotated[int, typer.Option(help="Word n-gram size of the contamination rule (open-r1 uses 8).")] = 8,
+    contaminated: Annotated[
+        str, typer.Option(help="drop (to split 'rejected') or flag (keep, with contaminated_by).")
+    ] = "drop",
+    test_size: Annotated[
+        float, typer.Option(help="Test split: a fraction (<1) or a row count; rows of one problem stay together.")
+    ] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed of the mix and shuffle and split.")] = 0,
+    split: SplitOpt = "train",
+) -> None:
+    """Decontaminate, dedup, mix at a ratio and split: the dataset hygiene step before training or publishing."""
+    from curation.curate import CurateConfig, run_curate
+
+    try:
+        parsed_weights = [float(w) for w in _split_csv(weights)] if weights else None
+    except ValueError:
+        raise ConfigError(f"--weights {weights!r}: give numbers separated by commas, e.g. 3,1") from None
+    targets = [] if dedup_on.strip() == "none" else _split_csv(dedup_on.replace("both", "problem,completion"))
+    config = CurateConfig(
+        inputs=list(inputs),
+        out=str(out),
+        weights=parsed_weights,
+        total=total,
+        dedup_on=targets,
+        near=near,
+        near_threshold=near_threshold,
+        eval_sets=[] if no_decontaminate else list(eval_set or ["heldout"]),
+        eval_column=eval_column,
+        ngram=ngram,
+        contaminated=contaminated,
+        test_size=test_size,
+        seed=seed,
+        split=split,
+    )
+    with progress_bar("curate", tokens=False) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        counts = run_curate(config, on_progress=progress)
+    rows = [[f"input {path}", n] for path, n in counts["input_rows"].items()]
+    rows += [[f"contaminated ({name})", n] for name, n in counts["contaminated_by_eval_set"].items()]
+    rows += [[f"dropped: {reason}", n] for reason, n in counts["dropped_by_reason"].items()]
+    rows += [[f"mixed from {path}", n] for path, n in counts["mixed_from"].items()]
+    rows += [["train", counts["train"]], ["test", counts["test"]]]
+    print_table(f"Curated -> {out}", ["", "rows"], rows)
+
+
+@app.command()
 def stats(
     path: Annotated[str, typer.Argument(help="A dataset directory the factory wrote (or any readable table).")],
 ) -> None:

@@ -69,15 +69,10 @@ def print_stats(rows: Sequence[dict[str, Any]], *, title: str, columns: Sequence
     console.print(table)
 
 
-def progress_bar(label: str) -> Progress:
-    """A progress bar for long work; tasks may carry a ``tokens`` field shown beside the count."""
-    return Progress(
-        TextColumn(f"[bold]{label}[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[tokens]} new tokens"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    )
+def progress_bar(label: str, *, tokens: bool = True) -> Progress:
+    """A progress bar for long work: one line per task, named ``label description``; generation tasks
+    carry a ``tokens`` field shown beside the count."""
+    columns = [TextColumn(f"[bold]{label}[/] {{task.description}}"), BarColumn(), MofNCompleteColumn()]
+    if tokens:
+        columns.append(TextColumn("{task.fields[tokens]} new tokens"))
+    return Progress(*columns, TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False)

@@ -199,9 +199,12 @@ def write_dataset(
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / DATA_DIR).mkdir(parents=True)
     materialised = {split: list(rows) for split, rows in splits.items()}
-    for split, rows in materialised.items():
-        table = pa.Table.from_pylist(rows)
-        pq.write_table(table, tmp / DATA_DIR / f"{split}-00000-of-00001.parquet")
+    try:
+        for split, rows in materialised.items():
+            pq.write_table(_table(pa, rows, split, out), tmp / DATA_DIR / f"{split}-00000-of-00001.parquet")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     payload = dict(manifest)
     payload.setdefault("written_at", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     (tmp / MANIFEST).write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
@@ -225,6 +228,20 @@ def write_dataset(
     tmp.rename(out)
     shutil.rmtree(old, ignore_errors=True)
     return out
+
+
+def _table(pa: Any, rows: list[dict[str, Any]], split: str, out: Path) -> Any:
+    """An arrow table over the union of the rows' columns (pyarrow alone would keep only the first row's)."""
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    try:
+        return pa.Table.from_pylist([{c: row.get(c) for c in columns} for row in rows])
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
+        raise DataError(
+            f"{out}: split {split!r} mixes value types in one column ({str(err).splitlines()[0][:200]}); "
+            "make the inputs' column types agree (e.g. cast the column) before combining them"
+        ) from None
 
 
 def _fsync_tree(root: Path) -> None:

@@ -26,3 +26,32 @@ def histogram_png(values: Sequence[float], *, title: str, xlabel: str, bins: int
     fig.savefig(buffer, format="png")
     plt.close(fig)
     return buffer.getvalue()
+
+
+def bar_png(counts: dict[str, int], *, title: str, xlabel: str) -> bytes:
+    """A bar chart of category shares (e.g. languages) as PNG bytes, largest first, labelled in percent."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    items = sorted(counts.items(), key=lambda kv: -kv[1])
+    total = sum(counts.values()) or 1
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    bars = ax.bar([str(k) for k, _ in items], [v for _, v in items], color="#55A868")
+    for bar, (_, value) in zip(bars, items):
+        ax.annotate(
+            f"{100 * value / total:.0f}%",
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
+    ax.set_title(f"{title} (n={total})")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("rows")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()

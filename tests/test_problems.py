@@ -9,9 +9,9 @@ from generators.problems import (
     format_answer,
     heldout_problems,
     make_problems,
-    normalize_problem,
 )
 from r1f.errors import ConfigError
+from r1f.ngrams import normalize
 
 
 def test_same_arguments_same_problems_and_prefix_property():
@@ -33,9 +33,9 @@ def test_balanced_over_languages_and_families():
 def test_heldout_is_fixed_and_never_generated():
     held = heldout_problems()
     assert len(held) == 200 and held == heldout_problems()
-    keys = {normalize_problem(r["problem"]) for r in held}
+    keys = {normalize(r["problem"]) for r in held}
     train = make_problems(3000, seed=0)
-    assert not keys & {normalize_problem(r["problem"]) for r in train}
+    assert not keys & {normalize(r["problem"]) for r in train}
 
 
 def test_gold_answers_parse_with_math_verify_and_match_exact_value():

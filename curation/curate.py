@@ -1,0 +1,191 @@
+"""``r1f curate``: decontaminate, dedup, mix and split factory datasets into one dataset people can trust.
+
+Order matters and is fixed: decontamination first (a contaminated row must not survive as the "best"
+of a duplicate cluster), then dedup over the union of all inputs (the same problem in two sources is
+one problem), then mixing at the requested ratio, then the seeded train/test split grouped by
+problem. Every removed row goes to the ``rejected`` split with its reason (``contaminated``,
+``duplicate_problem``, ``near_duplicate_completion``, ...) and, for duplicates, the id it duplicates.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from curation.decontaminate import HELDOUT, Decontaminator, load_eval_set
+from curation.dedup import TARGETS, dedup, target_text
+from curation.mix import mix, train_test_split
+from r1f.errors import ConfigError
+
+
+@dataclass
+class CurateConfig:
+    """Everything ``r1f curate`` can be told; the defaults are what a cautious user wants."""
+
+    inputs: list[str]
+    out: str
+    weights: list[float] | None = None
+    total: int | None = None
+    dedup_on: list[str] = field(default_factory=lambda: list(TARGETS))
+    near: bool = True
+    near_threshold: float = 0.85
+    eval_sets: list[str] = field(default_factory=lambda: [HELDOUT])
+    eval_column: str | None = None
+    ngram: int = 8
+    contaminated: str = "drop"
+    test_size: float = 0.0
+    seed: int = 0
+    split: str = "train"
+
+    def validate(self) -> None:
+        if not self.inputs:
+            raise ConfigError("give at least one dataset to curate")
+        if self.contaminated not in ("drop", "flag"):
+            raise ConfigError(f"--contaminated {self.contaminated!r}: use drop or flag")
+        if not 0 < self.near_threshold <= 1:
+            raise ConfigError(f"--near-threshold {self.near_threshold}: use a Jaccard similarity in (0, 1]")
+        if self.ngram < 1:
+            raise ConfigError(f"--ngram {self.ngram}: use 1 or more words")
+        for target in self.dedup_on:
+            if target not in TARGETS:
+                raise ConfigError(f"--dedup-on {target!r}: use problem, completion, or both (comma-separated)")
+        if self.weights is not None and len(self.weights) != len(self.inputs):
+            raise ConfigError(
+                f"--weights has {len(self.weights)} values for {len(self.inputs)} datasets; give one per dataset"
+            )
+
+
+def run_curate(config: CurateConfig, on_progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+    """Run the pipeline and write the dataset; returns the manifest's counts."""
+    from r1f.io import read_rows, write_dataset
+
+    config.validate()
+    sources: list[list[dict[str, Any]]] = []
+    for index, path in enumerate(config.inputs):
+        rows = read_rows(path, split=config.split)
+        for row in rows:
+            row.setdefault("mix_source", path)
+        sources.append(rows)
+        if on_progress:
+            on_progress("read", index + 1, len(config.inputs))
+    everything = [row for rows in sources for row in rows]
+    rejected: list[dict[str, Any]] = []
+    counts: dict[str, Any] = {"input_rows": {path: len(rows) for path, rows in zip(config.inputs, sources)}}
+
+    contamination: Counter[str] = Counter()
+    if config.eval_sets:
+        decontaminator = Decontaminator([load_eval_set(s, config.eval_column) for s in config.eval_sets], config.ngram)
+        hits = decontaminator.check([target_text(row, "problem") for row in everything])
+        clean = []
+        for row, hit in zip(everything, hits):
+            if hit is not None:
+                contamination.update(hit["sets"])
+            if config.contaminated == "flag":
+                row["contaminated_by"] = hit["sets"] if hit else None
+                row["contaminated_items"] = hit["items"] if hit else None
+                clean.append(row)
+            elif hit is not None:
+                rejected.append(
+                    {
+                        **row,
+                        "reject_reason": "contaminated",
+                        "contaminated_by": hit["sets"],
+                        "contaminated_items": hit["items"],
+                    }
+                )
+            else:
+                clean.append(row)
+        everything = clean
+        if on_progress:
+            on_progress("decontaminate", 1, 1)
+    counts["contaminated_by_eval_set"] = dict(contamination)
+
+    if config.dedup_on:
+        result = dedup(
+            everything,
+            targets=config.dedup_on,
+            near=config.near,
+            threshold=config.near_threshold,
+            on_progress=(lambda done, total: on_progress("near-dedup", done, total)) if on_progress else None,
+        )
+        everything = result.kept
+        rejected.extend(result.dropped)
+
+    survivors = [[row for row in everything if row["mix_source"] == path] for path in config.inputs]
+    counts["after_hygiene"] = {path: len(rows) for path, rows in zip(config.inputs, survivors)}
+    weights = config.weights or [float(len(rows)) for rows in survivors]
+    if not any(survivors):
+        raise ConfigError(f"nothing is left of {', '.join(config.inputs)} after decontamination and dedup")
+    mixed = mix(survivors, weights, seed=config.seed, total=config.total)
+    counts["mixed_from"] = dict(Counter(row["mix_source"] for row in mixed))
+    train, test = train_test_split(mixed, config.test_size, seed=config.seed)
+    counts.update(
+        kept=len(mixed),
+        train=len(train),
+        test=len(test),
+        dropped=len(rejected),
+        dropped_by_reason=dict(Counter(row["reject_reason"] for row in rejected)),
+    )
+    splits: dict[str, Sequence[dict[str, Any]]] = {"train": train}
+    if test:
+        splits["test"] = test
+    if rejected:
+        splits["rejected"] = rejected
+    manifest = {
+        "kind": "curated",
+        "command": ["r1f", "curate", *config.inputs],
+        "parameters": {
+            "inputs": config.inputs,
+            "weights": config.weights,
+            "total": config.total,
+            "dedup_on": config.dedup_on,
+            "near_dedup": "datasketch MinHash LSH, word 3-gram shingles, 128 permutations" if config.near else None,
+            "near_threshold": config.near_threshold if config.near else None,
+            "decontaminate_against": config.eval_sets,
+            "ngram": config.ngram,
+            "contaminated": config.contaminated,
+            "test_size": config.test_size,
+            "seed": config.seed,
+        },
+        "counts": counts,
+        "versions": _versions(),
+    }
+    write_dataset(config.out, splits, manifest, extra_files=_plots(train))
+    return counts
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for package in ("r1-factory", "datasketch", "polars"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def _plots(rows: Sequence[dict[str, Any]]) -> dict[str, bytes]:
+    """Language shares, completion lengths and every reward column of the training split."""
+    try:
+        from r1f.plots import bar_png, histogram_png
+    except ImportError:
+        return {}
+    out: dict[str, bytes] = {}
+    try:
+        languages = Counter(str(r["lang"]) for r in rows if r.get("lang"))
+        if languages:
+            out["plots/languages.png"] = bar_png(dict(languages), title="language shares", xlabel="language")
+        lengths = [r["completion_tokens"] for r in rows if isinstance(r.get("completion_tokens"), int)]
+        if lengths:
+            out["plots/completion_tokens.png"] = histogram_png(lengths, title="completion length", xlabel="tokens")
+        columns = sorted({k for r in rows for k in r if k.startswith("reward_")})
+        for column in columns:
+            values = [r.get(column) for r in rows]
+            out[f"plots/{column}.png"] = histogram_png(values, title=column.removeprefix("reward_"), xlabel=column)
+    except ImportError:  # matplotlib is an extra
+        return {}
+    return out
