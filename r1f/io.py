@@ -200,8 +200,9 @@ def write_dataset(
     (tmp / DATA_DIR).mkdir(parents=True)
     materialised = {split: list(rows) for split, rows in splits.items()}
     try:
-        for split, rows in materialised.items():
-            pq.write_table(_table(pa, rows, split, out), tmp / DATA_DIR / f"{split}-00000-of-00001.parquet")
+        tables = {split: _table(pa, rows, split, out) for split, rows in materialised.items()}
+        for split, table in _same_schema(pa, tables, out).items():
+            pq.write_table(table, tmp / DATA_DIR / f"{split}-00000-of-00001.parquet")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -241,6 +242,26 @@ def _table(pa: Any, rows: list[dict[str, Any]], split: str, out: Path) -> Any:
         raise DataError(
             f"{out}: split {split!r} mixes value types in one column ({str(err).splitlines()[0][:200]}); "
             "make the inputs' column types agree (e.g. cast the column) before combining them"
+        ) from None
+
+
+def _same_schema(pa: Any, tables: dict[str, Any], out: Path) -> dict[str, Any]:
+    """Give every split the same columns and types (missing columns as nulls): ``load_dataset`` reads all
+    splits of one config with one schema and refuses a ``rejected`` split with extra columns."""
+    if len(tables) < 2:
+        return tables
+    try:
+        schema = pa.unify_schemas([t.schema for t in tables.values()], promote_options="permissive")
+        return {
+            split: pa.table(
+                {f.name: table[f.name] if f.name in table.column_names else pa.nulls(len(table)) for f in schema}
+            ).cast(schema)
+            for split, table in tables.items()
+        }
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as err:
+        raise DataError(
+            f"{out}: splits disagree on a column's type ({str(err).splitlines()[0][:200]}); "
+            "make the inputs' column types agree before combining them"
         ) from None
 
 

@@ -34,4 +34,3 @@ def word_ngrams(text: str, n: int = NGRAM) -> list[str]:
     if len(words) < n:
         return [" ".join(words)]
     return [" ".join(words[i : i + n]) for i in range(len(words) - n + 1)]
-
