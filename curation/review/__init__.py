@@ -1,0 +1,1 @@
+"""Human review in Argilla: a local server, push, pull, status."""

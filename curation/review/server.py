@@ -1,0 +1,251 @@
+"""A real local Argilla for people without Docker or Elasticsearch: ``r1f review serve``.
+
+Three processes on 127.0.0.1, started and stopped together: Debian's ``redis-server`` on a free
+port (the server's job queue), the official ``argilla-server`` (FastAPI, SQLite database, web UI)
+under uvicorn, and one rq worker for its background jobs. The server runs from its own virtual
+environment because its pins clash with ours (and it needs ``click<8.2``, ``huggingface-hub<1.0``);
+search goes through the SQLite engine in ``sqlite_search.py``, registered by ``server_main.py``.
+
+Everything lives under one home directory (``R1F_ARGILLA_HOME``, default
+``~/.cache/r1-factory/argilla``): the venv, the Argilla database, the search index, logs, and
+``credentials.json`` (mode 600) with the owner's API key, which the review commands read when no
+``--api-url``/``--api-key`` is given.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from r1f.errors import ConfigError, R1FactoryError
+
+SERVER_PIN = "argilla-server==2.8.0"
+SERVER_EXTRA_PINS = ("click<8.2", "huggingface-hub<1.0")
+HERE = Path(__file__).resolve().parent
+OWNER = "argilla"  # the server's default owner name (create_default)
+CREDENTIALS = "credentials.json"
+
+
+class ServerError(R1FactoryError):
+    """The local Argilla (or one of its parts) could not be installed or started."""
+
+
+def default_home() -> Path:
+    if os.environ.get("R1F_ARGILLA_HOME"):
+        return Path(os.environ["R1F_ARGILLA_HOME"])
+    cache = Path(os.environ.get("R1F_CACHE_DIR", Path.home() / ".cache" / "r1-factory"))
+    return cache / "argilla"
+
+
+def venv_dir(home: Path) -> Path:
+    return Path(os.environ["R1F_ARGILLA_VENV"]) if os.environ.get("R1F_ARGILLA_VENV") else home / "venv"
+
+
+def ensure_server_venv(home: Path, *, install: bool = True) -> Path:
+    """The Python of the server's venv, creating it (about a minute, from the registries) when missing."""
+    venv = venv_dir(home)
+    python = venv / "bin" / "python"
+    stamp = venv / ".r1f-argilla-installed"
+    if stamp.is_file() and stamp.read_text().strip() == SERVER_PIN:
+        return python
+    if not install:
+        raise ServerError(
+            f"no Argilla server venv at {venv}; run `r1f review serve` once (it installs it) or `make argilla`"
+        )
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    result = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", SERVER_PIN, *SERVER_EXTRA_PINS],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["(no output)"]
+        raise ServerError(f"installing {SERVER_PIN} into {venv} failed: {tail[0]}")
+    stamp.write_text(SERVER_PIN + "\n")
+    return python
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Credentials:
+    """Where a running Argilla is and how to log in; written by ``serve``, read by the review commands."""
+
+    api_url: str
+    api_key: str
+    username: str = OWNER
+    password: str = ""
+
+    @classmethod
+    def load(cls, home: Path) -> Credentials | None:
+        path = home / CREDENTIALS
+        return cls(**json.loads(path.read_text())) if path.is_file() else None
+
+    def save(self, home: Path) -> Path:
+        path = home / CREDENTIALS
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.__dict__, indent=2) + "\n")
+        tmp.chmod(0o600)
+        tmp.replace(path)
+        return path
+
+
+def _wait_port(port: int, process: subprocess.Popen, what: str, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServerError(f"{what} exited with code {process.returncode}; see {log}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise ServerError(f"{what} did not open 127.0.0.1:{port} within {timeout:.0f} s; see {log}")
+
+
+def _wait_ready(url: str, process: subprocess.Popen, log: Path, timeout: float = 90) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServerError(f"argilla-server exited with code {process.returncode}; see {log}")
+        try:
+            if httpx.get(f"{url}/api/v1/status", timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise ServerError(f"argilla-server did not answer at {url} within {timeout:.0f} s; see {log}")
+
+
+@contextmanager
+def local_argilla(
+    home: Path | None = None, *, port: int | None = None, install: bool = True, reviewers: tuple[str, ...] = ()
+) -> Iterator[Credentials]:
+    """Start Redis, the Argilla server and its worker on 127.0.0.1; stop all three on exit.
+
+    The database and search index persist in ``home``, so a restart shows the same datasets.
+    ``reviewers`` are created as annotators with the owner's password (printed by ``serve``).
+    """
+    home = Path(home or default_home())
+    home.mkdir(parents=True, exist_ok=True)
+    redis = shutil.which("redis-server")
+    if redis is None:
+        raise ServerError("redis-server not found; install it (Debian: `apt-get install redis-server`)")
+    python = ensure_server_venv(home, install=install)
+    data = home / "data"
+    data.mkdir(exist_ok=True)
+    logs = home / "logs"
+    logs.mkdir(exist_ok=True)
+    port = port or free_port()
+    redis_port = free_port()
+    previous = Credentials.load(home)
+    api_key = previous.api_key if previous else "r1f." + secrets.token_urlsafe(24)
+    password = previous.password if previous else secrets.token_urlsafe(12)
+    env = {
+        **os.environ,
+        "ARGILLA_HOME_PATH": str(data),
+        "ARGILLA_DATABASE_URL": f"sqlite+aiosqlite:///{data / 'argilla.db'}?check_same_thread=False",
+        "ARGILLA_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "ARGILLA_SEARCH_ENGINE": "sqlite",
+        "ARGILLA_SQLITE_SEARCH_PATH": str(data / "search.sqlite"),
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": str(HERE),
+    }
+    env.pop("VIRTUAL_ENV", None)
+    processes: list[subprocess.Popen] = []
+
+    def spawn(name: str, args: list[str]) -> subprocess.Popen:
+        log = open(logs / f"{name}.log", "ab")  # noqa: SIM115 (closed with the process)
+        process = subprocess.Popen(
+            args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=home, start_new_session=True
+        )
+        processes.append(process)
+        return process
+
+    try:
+        redis_process = spawn(
+            "redis",
+            [
+                redis,
+                "--port",
+                str(redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(data),
+            ],
+        )
+        _wait_port(redis_port, redis_process, "redis-server", logs / "redis.log")
+        for step in (
+            ["database", "migrate"],
+            ["database", "users", "create_default", "--api-key", api_key, "--password", password, "--quiet"],
+        ):
+            result = subprocess.run(
+                [str(python), "-m", "argilla_server", *step], env=env, capture_output=True, text=True, cwd=home
+            )
+            if result.returncode != 0:
+                tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or [""]
+                raise ServerError(f"argilla-server {' '.join(step[:3])} failed: {tail[0]}")
+        server = spawn("server", [str(python), str(HERE / "server_main.py"), "serve", "127.0.0.1", str(port)])
+        spawn("worker", [str(python), str(HERE / "server_main.py"), "worker"])
+        url = f"http://127.0.0.1:{port}"
+        _wait_ready(url, server, logs / "server.log")
+        credentials = Credentials(api_url=url, api_key=api_key, password=password)
+        credentials.save(home)
+        if reviewers:
+            from curation.review.client import ensure_reviewers
+
+            ensure_reviewers(credentials, reviewers, password)
+        yield credentials
+    finally:
+        for process in reversed(processes):  # worker, server, then redis: nothing outlives what it talks to
+            if process.poll() is None:
+                process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        stale = Credentials.load(home)
+        if stale is not None and stale.api_url == f"http://127.0.0.1:{port}":
+            (home / CREDENTIALS).unlink(missing_ok=True)
+            # keep the key and password for the next start (same owner in the same database)
+            Credentials(api_url="", api_key=stale.api_key, password=stale.password).save(home)
+
+
+def resolve_credentials(api_url: str | None, api_key: str | None, home: Path | None = None) -> Credentials:
+    """``--api-url``/``--api-key`` (or ``ARGILLA_API_URL``/``ARGILLA_API_KEY``), else the local server's."""
+    api_url = api_url or os.environ.get("ARGILLA_API_URL")
+    api_key = api_key or os.environ.get("ARGILLA_API_KEY")
+    if api_url and api_key:
+        return Credentials(api_url=api_url.rstrip("/"), api_key=api_key)
+    local = Credentials.load(Path(home or default_home()))
+    if local and local.api_url:
+        return Credentials(api_url=api_url or local.api_url, api_key=api_key or local.api_key, password=local.password)
+    raise ConfigError(
+        "no Argilla to talk to: start one with `r1f review serve` (in another terminal), or pass --api-url and "
+        "--api-key (or set ARGILLA_API_URL and ARGILLA_API_KEY) for an existing Argilla"
+    )

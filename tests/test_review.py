@@ -1,0 +1,247 @@
+"""Human review against a real local Argilla: the official argilla-server (own venv, SQLite, Redis from
+Debian, our SQLite search engine) started by ``r1f review serve``, driven with the real ``argilla`` SDK
+and the REST calls the web UI makes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from curation.review.server import Credentials
+from r1f.io import read_manifest, read_rows, write_dataset
+from tests.conftest import ROOT, run_r1f
+
+N = 8
+
+
+def _row(i: int) -> dict:
+    answer = 2 * i if i != 3 else 99  # row 3 is wrong: the automatic verdict should say reject
+    completion = f"<think>\nWe add {i} and {i}, which gives {answer}.\n</think>\n<answer>\n{answer}\n</answer>"
+    return {
+        "id": f"row{i}",
+        "problem": f"What is {i} + {i}?",
+        "solution": str(2 * i),
+        "completion": completion,
+        "messages": [
+            {"role": "user", "content": f"What is {i} + {i}?"},
+            {"role": "assistant", "content": completion},
+        ],
+        "lang": "en" if i % 2 else "fr",
+        "generator": "cold_start/test",
+        "reward_accuracy": 0.0 if i == 3 else 1.0,
+        "reward_format": 1.0,
+        "completion_tokens": 20 + i,
+    }
+
+
+@pytest.fixture(scope="module")
+def argilla(tmp_path_factory):
+    """``r1f review serve`` in a subprocess, with two reviewers; stopped with Ctrl-C (SIGINT) at the end."""
+    home = tmp_path_factory.mktemp("argilla-home")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    log = open(home / "serve.out", "w")  # noqa: SIM115
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "r1f",
+            "review",
+            "serve",
+            "--port",
+            str(port),
+            "--home",
+            str(home),
+            "--reviewer",
+            "alice",
+            "--reviewer",
+            "bob",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 300  # the first start may install argilla-server into its venv
+    credentials = None
+    while time.monotonic() < deadline and process.poll() is None:
+        credentials = Credentials.load(home)
+        if credentials and credentials.api_url and "Argilla is running" in (home / "serve.out").read_text():
+            break
+        time.sleep(0.5)
+    assert credentials and credentials.api_url, (home / "serve.out").read_text()
+    yield credentials, home
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) == 0, (home / "serve.out").read_text()
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{credentials.api_url}/api/v1/status", timeout=2)
+
+
+def _env(credentials: Credentials) -> dict:
+    return {"ARGILLA_API_URL": credentials.api_url, "ARGILLA_API_KEY": credentials.api_key}
+
+
+def _run(*args: str, credentials: Credentials) -> subprocess.CompletedProcess:
+    old = dict(os.environ)
+    os.environ.update(_env(credentials))
+    try:
+        return run_r1f(*args)
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+
+
+def _reviewer_key(credentials: Credentials, name: str) -> str:
+    from curation.review.client import ensure_reviewers
+
+    return ensure_reviewers(credentials, [name], credentials.password)[name]
+
+
+def _pending(credentials: Credentials, dataset_id, key: str) -> dict[str, str]:
+    """The reviewer's queue, fetched the way the web UI does (a search through the engine)."""
+    response = httpx.post(
+        f"{credentials.api_url}/api/v1/me/datasets/{dataset_id}/records/search",
+        headers={"X-Argilla-Api-Key": key},
+        params={"include": ["responses", "suggestions"]},
+        json={
+            "filters": {
+                "and": [{"type": "terms", "scope": {"entity": "response", "property": "status"}, "values": ["pending"]}]
+            }
+        },
+        timeout=30,
+    )
+    response.raise_for_status()
+    return {item["record"]["external_id"]: item["record"]["id"] for item in response.json()["items"]}
+
+
+def _respond(credentials: Credentials, key: str, record_id: str, values: dict, status: str = "submitted") -> None:
+    response = httpx.post(
+        f"{credentials.api_url}/api/v1/records/{record_id}/responses",
+        headers={"X-Argilla-Api-Key": key},
+        json={"values": {k: {"value": v} for k, v in values.items()}, "status": status},
+        timeout=30,
+    )
+    assert response.status_code == 201, response.text
+
+
+def test_push_review_pull_round_trip(argilla, tmp_path):
+    import argilla as rg
+
+    credentials, _ = argilla
+    rows = [_row(i) for i in range(N)]
+    write_dataset(tmp_path / "cold", {"train": rows}, {"kind": "cold_start"})
+
+    first = _run("review", "push", str(tmp_path / "cold"), "--dataset-name", "cold-review", credentials=credentials)
+    assert first.returncode == 0, first.stderr
+    assert credentials.api_key not in first.stdout + first.stderr
+    # push again with a changed score: records are updated, not duplicated
+    rows[5]["reward_format"] = 0.0
+    write_dataset(tmp_path / "cold", {"train": rows}, {"kind": "cold_start"})
+    second = _run("review", "push", str(tmp_path / "cold"), "--dataset-name", "cold-review", credentials=credentials)
+    assert second.returncode == 0, second.stderr
+    assert re.search(r"new records\s*│\s*8\b", first.stdout), first.stdout
+    assert re.search(r"updated records\s*│\s*8\b", second.stdout) and re.search(r"new records\s*│\s*0\b", second.stdout)
+
+    client = rg.Argilla(api_url=credentials.api_url, api_key=credentials.api_key)
+    dataset = client.datasets(name="cold-review", workspace=credentials.username)
+    records = {r.id: r for r in dataset.records(with_suggestions=True)}
+    assert sorted(records) == sorted(r["id"] for r in rows)
+    assert records["row5"].metadata["reward_format"] == 0.0
+    assert records["row2"].fields["answer"] == "4" and records["row2"].fields["gold"] == "4"
+    assert records["row3"].suggestions["verdict"].value == "reject"
+    assert records["row2"].suggestions["verdict"].value == "accept"
+    # metadata is filterable: this query runs through the SQLite search engine
+    french = dataset.records(query=rg.Query(filter=rg.Filter(("metadata.lang", "==", "fr"))))
+    assert sorted(r.id for r in french) == [f"row{i}" for i in range(0, N, 2)]
+    wrong = dataset.records(query=rg.Query(filter=rg.Filter(("metadata.reward_accuracy", "<=", 0.5))))
+    assert [r.id for r in wrong] == ["row3"]
+    assert [r.id for r in dataset.records(query=rg.Query(query="3 + 3"))][:1] == ["row3"]
+
+    alice, bob = _reviewer_key(credentials, "alice"), _reviewer_key(credentials, "bob")
+    queue = _pending(credentials, dataset.id, alice)
+    assert len(queue) == N
+    _respond(credentials, alice, queue["row0"], {"verdict": "accept", "quality": 5})
+    _respond(credentials, alice, queue["row1"], {"verdict": "reject", "reason": "reasoning is too thin"})
+    _respond(credentials, alice, queue["row2"], {"verdict": "accept", "corrected_reasoning": "Two plus two is four."})
+    _respond(credentials, alice, queue["row3"], {"verdict": "accept", "corrected_answer": "6"})  # fixes the answer
+    _respond(credentials, alice, queue["row4"], {"verdict": "accept", "corrected_answer": "9"})  # "fixes" it wrongly
+    _respond(credentials, bob, queue["row5"], {}, status="discarded")
+    _respond(credentials, bob, queue["row6"], {"verdict": "accept", "quality": 2}, status="draft")
+    assert set(_pending(credentials, dataset.id, alice)) == {"row5", "row6", "row7"}
+
+    status = _run("review", "status", "cold-review", credentials=credentials)
+    assert status.returncode == 0, status.stderr
+    alice_line = next(line for line in status.stdout.splitlines() if "alice" in line)
+    bob_line = next(line for line in status.stdout.splitlines() if "bob" in line)
+    assert [int(x) for x in alice_line.replace("│", " ").split()[1:]] == [5, 0, 0]
+    assert [int(x) for x in bob_line.replace("│", " ").split()[1:]] == [0, 1, 1]
+
+    out = tmp_path / "reviewed"
+    pulled = _run("review", "pull", "cold-review", "--out", str(out), credentials=credentials)
+    assert pulled.returncode == 0, pulled.stderr
+    train = {r["id"]: r for r in read_rows(out, split="train")}
+    rejected = {r["id"]: r for r in read_rows(out, split="rejected")}
+    unreviewed = {r["id"] for r in read_rows(out, split="unreviewed")}
+    assert sorted(train) == ["row0", "row2", "row3", "row4"]
+    assert train["row0"]["review_corrected"] is False and train["row0"]["review_quality"] == 5
+    assert train["row0"]["completion"] == rows[0]["completion"]
+    assert (
+        "Two plus two is four." in train["row2"]["completion"]
+        and "<answer>\n4\n</answer>" in train["row2"]["completion"]
+    )
+    assert train["row2"]["messages"][-1]["content"] == train["row2"]["completion"]
+    assert train["row3"]["completion"].endswith("<answer>\n6\n</answer>")
+    assert train["row3"]["reward_accuracy"] == 1.0 and train["row3"]["review_disagrees_with_gold"] is False
+    assert train["row4"]["reward_accuracy"] == 0.0 and train["row4"]["review_disagrees_with_gold"] is True
+    assert rejected["row1"]["reject_reason"] == "rejected_by_reviewer"
+    assert rejected["row1"]["review_reason"] == "reasoning is too thin" and rejected["row1"]["reviewers"] == ["alice"]
+    assert rejected["row5"]["reject_reason"] == "discarded_by_reviewer"
+    assert unreviewed == {"row6", "row7"}  # a draft is not a decision
+    counts = read_manifest(out)["counts"]
+    assert counts["accepted_but_disagrees_with_gold"] == 1 and counts["corrected"] == 3
+    assert json.loads(json.dumps(counts))["unreviewed"] == 2
+
+
+def test_server_down_gives_one_line_and_keeps_output(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    write_dataset(tmp_path / "rows", {"train": [_row(1)]}, {"kind": "cold_start"})
+    write_dataset(tmp_path / "out", {"train": [_row(2)]}, {"kind": "reviewed"})
+    before = (tmp_path / "out" / "data" / "train-00000-of-00001.parquet").read_bytes()
+    down = Credentials(api_url=dead, api_key="r1f.nothing")
+    for args in (
+        ("review", "push", str(tmp_path / "rows"), "--dataset-name", "x"),
+        ("review", "pull", "x", "--out", str(tmp_path / "out")),
+        ("review", "status", "x"),
+    ):
+        result = _run(*args, credentials=down)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert result.stderr.startswith(f"error: cannot reach Argilla at {dead}") and result.stderr.count("\n") == 1
+    assert (tmp_path / "out" / "data" / "train-00000-of-00001.parquet").read_bytes() == before
+
+
+def test_no_argilla_configured_says_how_to_start_one(tmp_path):
+    env_backup = dict(os.environ)
+    os.environ.pop("ARGILLA_API_URL", None)
+    os.environ.pop("ARGILLA_API_KEY", None)
+    os.environ["R1F_ARGILLA_HOME"] = str(tmp_path / "nothing-here")
+    try:
+        result = run_r1f("review", "status", "x")
+    finally:
+        os.environ.clear()
+        os.environ.update(env_backup)
+    assert result.returncode == 1 and "r1f review serve" in result.stderr and result.stderr.count("\n") == 1
+    assert Path(tmp_path / "nothing-here").exists() is False
