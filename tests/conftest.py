@@ -15,6 +15,8 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ROOT = Path(__file__).resolve().parent.parent
+if (ROOT / ".venv-argilla" / "bin" / "python").exists():  # made by `make test`; else review tests install one
+    os.environ.setdefault("R1F_ARGILLA_VENV", str(ROOT / ".venv-argilla"))
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,142 @@
+"""``r1f push``: publish a factory dataset directory to the Hugging Face Hub as it is on disk.
+
+The directory already has the Hub's layout (``data/<split>-*.parquet``, a ``README.md`` card whose
+YAML ``configs`` name the splits, ``manifest.json``, ``plots/``), so publishing is one commit of those
+files with ``huggingface_hub``: the repo is created if needed (``--private`` applies then), a
+``--revision`` branch is created from ``main`` if needed, and files of an earlier push under ``data/``
+and ``plots/`` that this push no longer has are deleted in the same commit, so a re-push never
+leaves a stale split behind. The card's YAML is checked with the Hub's own validator first.
+``--dry-run`` writes exactly the files that would be uploaded into a folder instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from r1f.errors import ConfigError, DataError, R1FactoryError
+from r1f.io import dataset_files
+
+REPLACED = ["data/**", "plots/**"]
+
+
+class PublishError(R1FactoryError):
+    """The Hub refused the push or could not be reached."""
+
+
+@dataclass
+class Published:
+    repo: str
+    revision: str
+    files: list[str]
+    bytes: int
+    url: str
+
+
+def upload_files(path: Path) -> list[str]:
+    """The files a push sends: everything in the dataset directory except hidden files and folders."""
+    files = []
+    for file in sorted(path.rglob("*")):
+        relative = file.relative_to(path)
+        if file.is_file() and not any(part.startswith(".") for part in relative.parts):
+            files.append(relative.as_posix())
+    return files
+
+
+def check_dataset(path: Path) -> list[str]:
+    """Refuse what the Hub would show broken: no card, no parquet, a card without YAML metadata."""
+    if not path.is_dir():
+        raise DataError(
+            f"{path}: not a dataset directory; push a directory the factory wrote (with data/ and README.md)"
+        )
+    if not dataset_files(path):
+        raise DataError(f"{path}: no parquet files under data/; push a directory the factory wrote")
+    card = path / "README.md"
+    if not card.is_file():
+        raise DataError(f"{path}: no README.md dataset card; rewrite the dataset with r1f (every writer adds one)")
+    text = card.read_text(encoding="utf-8")
+    if not text.startswith("---\n") or "\n---" not in text[4:]:
+        raise DataError(f"{card}: the card has no YAML metadata block (--- ... ---) at the top; the Hub needs one")
+    return upload_files(path)
+
+
+def resolve_token(token: str | None = None) -> str:
+    """``HF_TOKEN`` (or an explicit token), else the token ``hf auth login`` stored. Never printed."""
+    token = token or os.environ.get("HF_TOKEN")
+    if not token:
+        from huggingface_hub import get_token
+
+        token = get_token()
+    if not token:
+        raise ConfigError("no Hugging Face token: set HF_TOKEN or run `hf auth login` (a write token is needed)")
+    return token
+
+
+def dry_run(path: Path, target: Path) -> Published:
+    """Copy the files a push would upload into ``target`` (replaced atomically), nothing sent."""
+    files = check_dataset(path)
+    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    for name in files:
+        (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path / name, tmp / name)
+    tmp.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        shutil.rmtree(target)
+    tmp.rename(target)
+    size = sum((target / name).stat().st_size for name in files)
+    return Published(repo="(dry run)", revision="", files=files, bytes=size, url=str(target))
+
+
+def publish(
+    path: Path,
+    repo: str,
+    *,
+    private: bool = False,
+    revision: str | None = None,
+    token: str | None = None,
+    message: str | None = None,
+) -> Published:
+    """Create the repo (and branch) if needed and commit the dataset directory to it."""
+    from huggingface_hub import DatasetCard, HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    if repo.count("/") != 1 or not all(repo.split("/")):
+        raise ConfigError(f"--repo {repo!r}: use the form user/name or org/name")
+    files = check_dataset(path)
+    token = resolve_token(token)
+    api = HfApi(token=token)
+    branch = revision or "main"
+    try:
+        DatasetCard.load(path / "README.md").validate(repo_type="dataset")
+        url = api.create_repo(repo, repo_type="dataset", private=private, exist_ok=True)
+        if branch != "main":
+            api.create_branch(repo, branch=branch, repo_type="dataset", exist_ok=True)
+        commit = api.upload_folder(
+            repo_id=repo,
+            repo_type="dataset",
+            folder_path=str(path),
+            revision=branch,
+            allow_patterns=files,
+            delete_patterns=REPLACED,
+            commit_message=message or f"r1-factory: push {path.name}",
+        )
+    except HfHubHTTPError as err:
+        status = err.response.status_code if err.response is not None else None
+        hint = {401: "the token was refused; check HF_TOKEN", 403: "the token may not write to this repo"}.get(
+            status or 0, "see the Hub's message"
+        )
+        first = str(err).splitlines()[0][:200]
+        raise PublishError(f"pushing {path} to {repo} failed ({first}); {hint}") from None
+    except (OSError, ValueError) as err:
+        from huggingface_hub import constants
+
+        if "connect" in str(err).lower() or isinstance(err, OSError):
+            raise PublishError(
+                f"cannot reach the Hub at {constants.ENDPOINT} ({type(err).__name__}); check the network or HF_ENDPOINT"
+            ) from None
+        raise PublishError(f"pushing {path} to {repo} failed: {str(err).splitlines()[0][:200]}") from None
+    size = sum((path / name).stat().st_size for name in files)
+    return Published(repo=repo, revision=branch, files=files, bytes=size, url=getattr(commit, "commit_url", str(url)))

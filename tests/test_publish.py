@@ -1,0 +1,152 @@
+"""``r1f push`` against the loopback Hub double (tests/hub_double.py: a stand-in this suite owns, since no
+self-hostable Hub accepts uploads here), ending with ``datasets.load_dataset(repo)`` in a fresh process."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from r1f.io import read_rows, write_dataset
+from tests.conftest import ROOT
+from tests.hub_double import TOKEN, hub_double
+
+OFFLINE = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
+
+
+@pytest.fixture(scope="module")
+def hub():
+    with hub_double() as (url, repos):
+        yield url, repos
+
+
+def _env(url: str, tmp_path: Path, token: str | None = TOKEN) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in OFFLINE and k != "HF_TOKEN"}
+    env.update(HF_ENDPOINT=url, HF_HUB_DISABLE_XET="1", HF_HOME=str(tmp_path / "hf-home"), COLUMNS="200")
+    if token:
+        env["HF_TOKEN"] = token
+    return env
+
+
+def _r1f(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "r1f", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+def _load(env: dict, repo: str, revision: str | None = None) -> dict:
+    """``load_dataset(repo)`` in a fresh process (HF_ENDPOINT is read at import), rows as JSON per split."""
+    code = (
+        "import json, sys, datasets\n"
+        f"d = datasets.load_dataset({repo!r}, revision={revision!r})\n"
+        "json.dump({s: d[s].to_list() for s in d}, sys.stdout, default=str)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout)
+
+
+def _card_meta(text: str) -> dict:
+    return yaml.safe_load(text.split("---")[1])
+
+
+def _dataset(path: Path, *, with_rejected: bool = True) -> dict:
+    train = [
+        {"id": f"r{i}", "problem": f"What is {i} + 1?", "solution": str(i + 1), "lang": "en", "reward_accuracy": 1.0}
+        for i in range(12)
+    ]
+    splits = {"train": train[:10], "test": train[10:]}
+    if with_rejected:
+        splits["rejected"] = [{**train[0], "id": "bad", "reject_reason": "incorrect", "reward_accuracy": 0.0}]
+    write_dataset(path, splits, {"kind": "cold_start", "command": ["r1f", "test"]}, extra_files={"plots/x.png": b"png"})
+    return splits
+
+
+def test_push_then_load_dataset_round_trip(hub, tmp_path):
+    url, repos = hub
+    env = _env(url, tmp_path)
+    splits = _dataset(tmp_path / "ds")
+    result = _r1f(env, "push", str(tmp_path / "ds"), "--repo", "tester/ds", "--private")
+    assert result.returncode == 0, result.stderr
+    assert TOKEN not in result.stdout + result.stderr
+    loaded = _load(env, "tester/ds")
+    assert set(loaded) == {"train", "test", "rejected"}
+    for split, rows in splits.items():
+        assert [{k: r[k] for k in rows[0]} for r in loaded[split]] == rows
+    # the card arrives with its metadata, plots and manifest beside it
+    files = repos["tester/ds"].snapshot("main")[1]
+    assert {"README.md", "manifest.json", "plots/x.png"} <= set(files)
+    local_meta = _card_meta((tmp_path / "ds" / "README.md").read_text())
+    remote_meta = _card_meta(files["README.md"].decode())
+    assert remote_meta == local_meta and "r1-factory" in remote_meta["tags"] and remote_meta["license"]
+    # private: without the token the repo does not exist
+    code = "import datasets; datasets.load_dataset('tester/ds')"
+    fresh = _env(url, tmp_path / "anonymous", token=None)  # own cache: the first load is cached under HF_HOME
+    anonymous = subprocess.run([sys.executable, "-c", code], env=fresh, capture_output=True)
+    assert anonymous.returncode != 0
+
+    # a re-push updates in place and removes the split the dataset no longer has
+    _dataset(tmp_path / "ds", with_rejected=False)
+    again = _r1f(env, "push", str(tmp_path / "ds"), "--repo", "tester/ds")
+    assert again.returncode == 0, again.stderr
+    assert set(_load(env, "tester/ds")) == {"train", "test"}
+    assert "data/rejected-00000-of-00001.parquet" not in repos["tester/ds"].snapshot("main")[1]
+    assert len(repos["tester/ds"].commits) == 3  # creation + two pushes
+
+
+def test_push_to_a_revision_leaves_main_alone(hub, tmp_path):
+    url, repos = hub
+    env = _env(url, tmp_path)
+    _dataset(tmp_path / "v1", with_rejected=False)
+    assert _r1f(env, "push", str(tmp_path / "v1"), "--repo", "tester/rev").returncode == 0
+    main_sha = repos["tester/rev"].branches["main"]
+    write_dataset(tmp_path / "v2", {"train": [{"id": "only", "problem": "p", "solution": "1"}]}, {"kind": "cold_start"})
+    result = _r1f(env, "push", str(tmp_path / "v2"), "--repo", "tester/rev", "--revision", "v2")
+    assert result.returncode == 0, result.stderr
+    assert repos["tester/rev"].branches["main"] == main_sha
+    assert [r["id"] for r in _load(env, "tester/rev", revision="v2")["train"]] == ["only"]
+    assert len(_load(env, "tester/rev")["train"]) == 10
+
+
+def test_dry_run_writes_exactly_the_upload(tmp_path):
+    _dataset(tmp_path / "ds")
+    (tmp_path / "ds" / ".scratch").write_text("hidden files are not uploaded")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"  # nothing listens: a dry run must not need the Hub
+    result = _r1f(_env(dead, tmp_path, token=None), "push", str(tmp_path / "ds"), "--dry-run", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    sent = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert sent == [
+        "README.md",
+        "data/rejected-00000-of-00001.parquet",
+        "data/test-00000-of-00001.parquet",
+        "data/train-00000-of-00001.parquet",
+        "manifest.json",
+        "plots/x.png",
+    ]
+    for name in sent:
+        assert (tmp_path / "out" / name).read_bytes() == (tmp_path / "ds" / name).read_bytes()
+    assert read_rows(tmp_path / "out", split="test") == read_rows(tmp_path / "ds", split="test")
+
+
+def test_push_errors_are_one_line_and_never_show_the_token(hub, tmp_path):
+    url, _ = hub
+    _dataset(tmp_path / "ds")
+    cases = [
+        (_env(url, tmp_path, token=None), ["--repo", "tester/x"], "no Hugging Face token"),
+        (_env(url, tmp_path, token="hf_wrong_secret"), ["--repo", "tester/x"], "the token was refused"),
+        (_env(url, tmp_path), ["--repo", "not-a-repo-id"], "--repo 'not-a-repo-id'"),
+        (_env(url, tmp_path), [], "give --repo"),
+    ]
+    for env, args, needle in cases:
+        result = _r1f(env, "push", str(tmp_path / "ds"), *args)
+        assert result.returncode == 1 and needle in result.stderr and result.stderr.count("\n") == 1, result.stderr
+        assert "hf_wrong_secret" not in result.stderr + result.stdout
+    (tmp_path / "empty").mkdir()
+    result = _r1f(_env(url, tmp_path), "push", str(tmp_path / "empty"), "--repo", "tester/x")
+    assert result.returncode == 1 and "no parquet files" in result.stderr
