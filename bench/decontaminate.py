@@ -82,7 +82,10 @@ def main() -> None:
     print("| implementation | seconds | rows/s | vs baseline |")
     print("|---|---|---|---|")
     print(f"| per-row Python n-gram sets (baseline) | {base_s:.2f} | {len(rows) / base_s:,.0f} | 1.0x |")
-    print(f"| ours: hashed windows + one polars join | {ours_s:.2f} | {len(rows) / ours_s:,.0f} | {base_s / ours_s:.1f}x |")
+    print(
+        f"| ours: hashed windows + one polars join | {ours_s:.2f} | {len(rows) / ours_s:,.0f} "
+        f"| {base_s / ours_s:.1f}x |"
+    )
     print(f"\nflags agree on {agree:.2%} of rows")
     print("\n| planted kind | planted | flagged | recall |")
     print("|---|---|---|---|")

@@ -17,7 +17,7 @@ from typing import Any
 from curation.decontaminate import HELDOUT, Decontaminator, load_eval_set
 from curation.dedup import TARGETS, dedup, target_text
 from curation.mix import mix, train_test_split
-from r1f.errors import ConfigError
+from r1f.errors import ConfigError, DataError
 
 
 @dataclass
@@ -70,6 +70,14 @@ def run_curate(config: CurateConfig, on_progress: Callable[[str, int, int], None
         sources.append(rows)
         if on_progress:
             on_progress("read", index + 1, len(config.inputs))
+    for path, rows in zip(config.inputs, sources):
+        for target in config.dedup_on:
+            if not any(target_text(row, target).strip() for row in rows):
+                where = "a 'problem' or 'prompt'" if target == "problem" else "a 'completion' or 'messages'"
+                raise DataError(
+                    f"{path}: no row has {target} text ({where} column) to dedup on; "
+                    f"pass --dedup-on {'completion' if target == 'problem' else 'problem'} or --dedup-on none"
+                )
     everything = [row for rows in sources for row in rows]
     rejected: list[dict[str, Any]] = []
     counts: dict[str, Any] = {"input_rows": {path: len(rows) for path, rows in zip(config.inputs, sources)}}

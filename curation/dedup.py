@@ -107,6 +107,8 @@ def dedup(
         first: dict[str, int] = {}
         for i, text in enumerate(texts):
             key = normalize(text)
+            if not key:
+                continue  # a row without this text is nobody's duplicate
             if key in first:
                 union.union(first[key], i)
             else:

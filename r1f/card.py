@@ -64,6 +64,10 @@ def statistics(splits: Mapping[str, Sequence[Mapping[str, Any]]], manifest: Mapp
         stats.append(f"mean pass rate: {counts['pass_rate']}")
     for reward, values in (counts.get("rewards") or manifest.get("rewards") or {}).items():
         stats.append(f"reward `{reward}`: mean {values.get('mean')}, not judged {values.get('not_judged')}")
+    for eval_set, n in (counts.get("contaminated_by_eval_set") or {}).items():
+        stats.append(f"rows matching evaluation set `{eval_set}` (word n-gram overlap): {n}")
+    for source, n in (counts.get("mixed_from") or {}).items():
+        stats.append(f"mixed in from `{source}`: {n} rows")
     shares = Counter(str(r.get("lang")) for r in main if r.get("lang"))
     if shares:
         stats.append("languages (train): " + ", ".join(f"{lang} {n}" for lang, n in shares.most_common()))

@@ -1,24 +1,24 @@
-"""PNG plots for datasets (histograms), rendered headless to bytes so they can be written atomically."""
+"""PNG plots for datasets (histograms, category shares), rendered headless to bytes so they can be
+written atomically with the dataset."""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from typing import Any
 
 
-def histogram_png(values: Sequence[float], *, title: str, xlabel: str, bins: int = 20) -> bytes:
-    """A histogram as PNG bytes; ``None`` values are counted in the title, not plotted."""
+def _figure() -> tuple[Any, Any, Any]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    present = [float(v) for v in values if v is not None]
-    missing = len(values) - len(present)
     fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
-    ax.hist(present, bins=bins, color="#4C72B0", edgecolor="white")
-    mean = sum(present) / len(present) if present else float("nan")
-    ax.set_title(f"{title} (n={len(present)}, mean={mean:.3f}" + (f", {missing} not judged)" if missing else ")"))
+    return plt, fig, ax
+
+
+def _png(plt: Any, fig: Any, ax: Any, xlabel: str) -> bytes:
     ax.set_xlabel(xlabel)
     ax.set_ylabel("rows")
     fig.tight_layout()
@@ -28,16 +28,22 @@ def histogram_png(values: Sequence[float], *, title: str, xlabel: str, bins: int
     return buffer.getvalue()
 
 
+def histogram_png(values: Sequence[float], *, title: str, xlabel: str, bins: int = 20) -> bytes:
+    """A histogram as PNG bytes; ``None`` values are counted in the title, not plotted."""
+    plt, fig, ax = _figure()
+    present = [float(v) for v in values if v is not None]
+    missing = len(values) - len(present)
+    ax.hist(present, bins=bins, color="#4C72B0", edgecolor="white")
+    mean = sum(present) / len(present) if present else float("nan")
+    ax.set_title(f"{title} (n={len(present)}, mean={mean:.3f}" + (f", {missing} not judged)" if missing else ")"))
+    return _png(plt, fig, ax, xlabel)
+
+
 def bar_png(counts: dict[str, int], *, title: str, xlabel: str) -> bytes:
     """A bar chart of category shares (e.g. languages) as PNG bytes, largest first, labelled in percent."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt, fig, ax = _figure()
     items = sorted(counts.items(), key=lambda kv: -kv[1])
     total = sum(counts.values()) or 1
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
     bars = ax.bar([str(k) for k, _ in items], [v for _, v in items], color="#55A868")
     for bar, (_, value) in zip(bars, items):
         ax.annotate(
@@ -48,10 +54,4 @@ def bar_png(counts: dict[str, int], *, title: str, xlabel: str) -> bytes:
             fontsize=8,
         )
     ax.set_title(f"{title} (n={total})")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("rows")
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return buffer.getvalue()
+    return _png(plt, fig, ax, xlabel)

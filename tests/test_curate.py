@@ -157,6 +157,7 @@ def test_run_curate_on_factory_datasets(tmp_path):
     assert len(train) + len(test) == counts["kept"]
     card = (tmp_path / "curated" / "README.md").read_text()
     assert "| rejected |" in card and "contaminated" in card and "curated" in card
+    assert "rows matching evaluation set `heldout`" in card and "mixed in from" in card
     assert (tmp_path / "curated" / "plots" / "languages.png").stat().st_size > 1000
     manifest = read_manifest(tmp_path / "curated")
     assert manifest["parameters"]["decontaminate_against"] == ["heldout"]
@@ -199,4 +200,8 @@ def test_curate_cli_end_to_end_and_bad_options(tmp_path):
     ]:
         bad = run_r1f("curate", str(src), "--out", str(out), *args)
         assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and needle in bad.stderr, bad.stderr
+    bare = tmp_path / "bare.jsonl"
+    bare.write_text(json.dumps({"question": "q", "answer": "a"}) + "\n")
+    bad = run_r1f("curate", str(bare), "--out", str(out))
+    assert bad.returncode == 1 and "no row has problem text" in bad.stderr and "--dedup-on" in bad.stderr
     assert sorted(Path(out).rglob("*")) == before

@@ -169,6 +169,23 @@ def test_push_review_pull_round_trip(argilla, tmp_path):
     assert [r.id for r in wrong] == ["row3"]
     assert [r.id for r in dataset.records(query=rg.Query(query="3 + 3"))][:1] == ["row3"]
 
+    # what the UI's filter panel asks the engine for: metadata metrics
+    headers = {"X-Argilla-Api-Key": credentials.api_key}
+    properties = httpx.get(
+        f"{credentials.api_url}/api/v1/me/datasets/{dataset.id}/metadata-properties", headers=headers
+    )
+    by_name = {p["name"]: p["id"] for p in properties.json()["items"]}
+    metrics = {
+        name: httpx.get(
+            f"{credentials.api_url}/api/v1/metadata-properties/{by_name[name]}/metrics", headers=headers
+        ).json()
+        for name in ("lang", "reward_accuracy", "completion_tokens")
+    }
+    assert {v["term"]: v["count"] for v in metrics["lang"]["values"]} == {"en": 4, "fr": 4}
+    assert (metrics["reward_accuracy"]["min"], metrics["reward_accuracy"]["max"]) == (0.0, 1.0)
+    assert (metrics["completion_tokens"]["min"], metrics["completion_tokens"]["max"]) == (20, 27)
+    assert "<html" in httpx.get(f"{credentials.api_url}/", follow_redirects=True).text.lower()  # the web UI
+
     alice, bob = _reviewer_key(credentials, "alice"), _reviewer_key(credentials, "bob")
     queue = _pending(credentials, dataset.id, alice)
     assert len(queue) == N
