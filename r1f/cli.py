@@ -118,6 +118,7 @@ def _write_rows(out: Path, rows: list[dict[str, Any]], manifest: dict[str, Any])
 
 # Options shared by every command that generates: defined once, used by each signature.
 OutOpt = Annotated[Path, typer.Option(help="Dataset directory to write (atomically); its run store sits beside it.")]
+DatasetOutOpt = Annotated[Path, typer.Option(help="Dataset directory to write (atomically, replacing an older one).")]
 ProblemsOpt = Annotated[
     str,
     typer.Option(
@@ -848,7 +849,7 @@ def curate(
     inputs: Annotated[
         list[str], typer.Argument(help="Datasets to curate and mix: directories, jsonl/parquet/csv files, Hub names.")
     ],
-    out: OutOpt,
+    out: DatasetOutOpt,
     weights: Annotated[
         str | None,
         typer.Option(
@@ -1008,7 +1009,7 @@ def review_push(
 @review_app.command("pull")
 def review_pull(
     dataset_name: Annotated[str, typer.Argument(help="The Argilla dataset to read.")],
-    out: OutOpt,
+    out: DatasetOutOpt,
     api_url: ApiUrlOpt = None,
     api_key: ApiKeyOpt = None,
     workspace: WorkspaceOpt = None,
