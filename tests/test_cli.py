@@ -20,12 +20,20 @@ COMMANDS = [
     "sample",
     "distill",
     "eval",
+    "curate",
+    "push",
+    "review serve",
+    "review push",
+    "review pull",
+    "review status",
+    "train grpo",
+    "train sft",
 ]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_explains_itself(command):
-    result = run_r1f(command, "--help")
+    result = run_r1f(*command.split(), "--help")
     assert result.returncode == 0, result.stderr
     assert "Usage" in result.stdout and "--help" in result.stdout
     if command == "generate":
