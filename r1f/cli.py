@@ -858,7 +858,11 @@ def curate(
     ] = None,
     total: Annotated[int | None, typer.Option(help="Rows in the mix (at most what the scarcest input allows).")] = None,
     dedup_on: Annotated[
-        str, typer.Option(help="Dedup targets, in order: problem, completion, both, or none.")
+        str,
+        typer.Option(
+            help="Dedup targets, in order: problem, completion, both, or none. On problems, several completions of "
+            "one problem are one cluster (the best-scored stays); use completion to keep them all."
+        ),
     ] = "problem,completion",
     near: Annotated[
         bool, typer.Option(help="Also drop near duplicates (MinHash LSH over word 3-grams), not only exact ones.")
