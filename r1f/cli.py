@@ -93,6 +93,14 @@ def problems(
         out, rows, {"kind": "problems", "command": sys.argv, "parameters": {"n": n, "seed": seed, "heldout": heldout}}
     )
     print_stats(rows, columns=["lang", "family", "difficulty"], title=f"{len(rows)} problems -> {out}")
+    from r1f.ngrams import normalize
+
+    repeats = len(rows) - len({normalize(r["problem"]) for r in rows})
+    if repeats:
+        console.print(
+            f"[yellow]note:[/] {repeats} problems repeat an earlier one: the small value spaces (e.g. distance and "
+            "percent at difficulty 1) ran out; ask for fewer, or add families/difficulties. `r1f curate` removes them."
+        )
 
 
 def _write_rows(out: Path, rows: list[dict[str, Any]], manifest: dict[str, Any]) -> None:
