@@ -262,3 +262,11 @@ def test_no_argilla_configured_says_how_to_start_one(tmp_path):
         os.environ.update(env_backup)
     assert result.returncode == 1 and "r1f review serve" in result.stderr and result.stderr.count("\n") == 1
     assert Path(tmp_path / "nothing-here").exists() is False
+
+
+def test_wrong_api_key_is_one_line(argilla):
+    credentials, _ = argilla
+    wrong = Credentials(api_url=credentials.api_url, api_key="r1f.not-the-key")
+    result = _run("review", "status", "cold-review", credentials=wrong)
+    assert result.returncode == 1 and "refused the API key" in result.stderr and result.stderr.count("\n") == 1
+    assert "r1f.not-the-key" not in result.stderr
