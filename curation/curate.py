@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from curation.decontaminate import HELDOUT, Decontaminator, load_eval_set
-from curation.dedup import TARGETS, dedup, target_text
+from curation.dedup import NEAR_THRESHOLD, TARGETS, dedup, target_text
 from curation.mix import mix, train_test_split
 from r1f.errors import ConfigError, DataError
+from r1f.ngrams import NGRAM
 
 
 @dataclass
@@ -30,10 +31,10 @@ class CurateConfig:
     total: int | None = None
     dedup_on: list[str] = field(default_factory=lambda: list(TARGETS))
     near: bool = True
-    near_threshold: float = 0.85
+    near_threshold: float = NEAR_THRESHOLD
     eval_sets: list[str] = field(default_factory=lambda: [HELDOUT])
     eval_column: str | None = None
-    ngram: int = 8
+    ngram: int = NGRAM
     contaminated: str = "drop"
     test_size: float = 0.0
     seed: int = 0

@@ -24,6 +24,8 @@ from r1f.ngrams import normalize
 
 WORD = re.compile(r"\w+", re.UNICODE)
 TARGETS = ("problem", "completion")
+#: Jaccard similarity (MinHash estimate) at which two texts are one
+NEAR_THRESHOLD = 0.85
 
 
 def target_text(row: dict[str, Any], target: str) -> str:
@@ -84,7 +86,7 @@ def dedup(
     *,
     targets: Sequence[str] = TARGETS,
     near: bool = True,
-    threshold: float = 0.85,
+    threshold: float = NEAR_THRESHOLD,
     num_perm: int = 128,
     shingle: int = 3,
     score: Callable[[dict[str, Any]], float] = row_score,

@@ -14,8 +14,10 @@ from typing import Annotated, Any
 import click
 import typer
 
+from curation.dedup import NEAR_THRESHOLD
 from r1f.console import console, print_rows, print_stats, print_table, progress_bar
 from r1f.errors import ConfigError, R1FactoryError
+from r1f.ngrams import NGRAM
 
 app = typer.Typer(
     name="r1f",
@@ -875,7 +877,9 @@ def curate(
     near: Annotated[
         bool, typer.Option(help="Also drop near duplicates (MinHash LSH over word 3-grams), not only exact ones.")
     ] = True,
-    near_threshold: Annotated[float, typer.Option(help="Jaccard similarity at which two texts are one.")] = 0.85,
+    near_threshold: Annotated[
+        float, typer.Option(help="Jaccard similarity at which two texts are one.")
+    ] = NEAR_THRESHOLD,
     eval_set: Annotated[
         list[str] | None,
         typer.Option(
@@ -887,7 +891,7 @@ def curate(
     eval_column: Annotated[
         str | None, typer.Option(help="Text column of the evaluation sets (default: problem/question/prompt/text).")
     ] = None,
-    ngram: Annotated[int, typer.Option(help="Word n-gram size of the contamination rule (open-r1 uses 8).")] = 8,
+    ngram: Annotated[int, typer.Option(help="Word n-gram size of the contamination rule (open-r1 uses 8).")] = NGRAM,
     contaminated: Annotated[
         str, typer.Option(help="drop (to split 'rejected') or flag (keep, with contaminated_by).")
     ] = "drop",
