@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from curation.decontaminate import HELDOUT, Decontaminator, load_eval_set
-from curation.dedup import NEAR_THRESHOLD, TARGETS, dedup, target_text
+from curation.dedup import NEAR_THRESHOLD, NUM_PERM, SHINGLE, TARGETS, dedup, target_text
 from curation.mix import mix, train_test_split
 from r1f.errors import ConfigError, DataError
 from r1f.ngrams import NGRAM
@@ -60,7 +60,8 @@ class CurateConfig:
 
 def run_curate(config: CurateConfig, on_progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
     """Run the pipeline and write the dataset; returns the manifest's counts."""
-    from r1f.io import read_rows, write_dataset
+    from r1f.io import read_rows, versions, write_dataset
+    from r1f.plots import dataset_plots
 
     config.validate()
     sources: list[list[dict[str, Any]]] = []
@@ -74,7 +75,7 @@ def run_curate(config: CurateConfig, on_progress: Callable[[str, int, int], None
     for path, rows in zip(config.inputs, sources):
         for target in config.dedup_on:
             if not any(target_text(row, target).strip() for row in rows):
-                where = "a 'problem' or 'prompt'" if target == "problem" else "a 'completion' or 'messages'"
+                where = "a 'problem', 'prompt' or 'messages'" if target == "problem" else "a 'completion' or 'messages'"
                 raise DataError(
                     f"{path}: no row has {target} text ({where} column) to dedup on; "
                     f"pass --dedup-on {'completion' if target == 'problem' else 'problem'} or --dedup-on none"
@@ -89,21 +90,16 @@ def run_curate(config: CurateConfig, on_progress: Callable[[str, int, int], None
         hits = decontaminator.check([target_text(row, "problem") for row in everything])
         clean = []
         for row, hit in zip(everything, hits):
+            marks = {
+                "contaminated_by": hit["sets"] if hit else None,
+                "contaminated_items": hit["items"] if hit else None,
+            }
             if hit is not None:
                 contamination.update(hit["sets"])
             if config.contaminated == "flag":
-                row["contaminated_by"] = hit["sets"] if hit else None
-                row["contaminated_items"] = hit["items"] if hit else None
-                clean.append(row)
+                clean.append({**row, **marks})
             elif hit is not None:
-                rejected.append(
-                    {
-                        **row,
-                        "reject_reason": "contaminated",
-                        "contaminated_by": hit["sets"],
-                        "contaminated_items": hit["items"],
-                    }
-                )
+                rejected.append({**row, "reject_reason": "contaminated", **marks})
             else:
                 clean.append(row)
         everything = clean
@@ -150,7 +146,11 @@ def run_curate(config: CurateConfig, on_progress: Callable[[str, int, int], None
             "weights": config.weights,
             "total": config.total,
             "dedup_on": config.dedup_on,
-            "near_dedup": "datasketch MinHash LSH, word 3-gram shingles, 128 permutations" if config.near else None,
+            "near_dedup": (
+                f"datasketch MinHash LSH, word {SHINGLE}-gram shingles, {NUM_PERM} permutations"
+                if config.near
+                else None
+            ),
             "near_threshold": config.near_threshold if config.near else None,
             "decontaminate_against": config.eval_sets,
             "ngram": config.ngram,
@@ -159,42 +159,8 @@ def run_curate(config: CurateConfig, on_progress: Callable[[str, int, int], None
             "seed": config.seed,
         },
         "counts": counts,
-        "versions": _versions(),
+        "versions": versions(("datasets", "datasketch", "polars")),
     }
-    write_dataset(config.out, splits, manifest, extra_files=_plots(train))
+    reward_columns = sorted({k for row in train for k in row if k.startswith("reward_")})
+    write_dataset(config.out, splits, manifest, extra_files=dataset_plots(train, reward_columns))
     return counts
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for package in ("r1-factory", "datasketch", "polars"):
-        try:
-            out[package] = version(package)
-        except PackageNotFoundError:
-            continue
-    return out
-
-
-def _plots(rows: Sequence[dict[str, Any]]) -> dict[str, bytes]:
-    """Language shares, completion lengths and every reward column of the training split."""
-    try:
-        from r1f.plots import bar_png, histogram_png
-    except ImportError:
-        return {}
-    out: dict[str, bytes] = {}
-    try:
-        languages = Counter(str(r["lang"]) for r in rows if r.get("lang"))
-        if languages:
-            out["plots/languages.png"] = bar_png(dict(languages), title="language shares", xlabel="language")
-        lengths = [r["completion_tokens"] for r in rows if isinstance(r.get("completion_tokens"), int)]
-        if lengths:
-            out["plots/completion_tokens.png"] = histogram_png(lengths, title="completion length", xlabel="tokens")
-        columns = sorted({k for r in rows for k in r if k.startswith("reward_")})
-        for column in columns:
-            values = [r.get(column) for r in rows]
-            out[f"plots/{column}.png"] = histogram_png(values, title=column.removeprefix("reward_"), xlabel=column)
-    except ImportError:  # matplotlib is an extra
-        return {}
-    return out

@@ -19,25 +19,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from filters.text import completion_text
+from filters.text import row_completion, row_problem
 from r1f.ngrams import normalize
 
 WORD = re.compile(r"\w+", re.UNICODE)
 TARGETS = ("problem", "completion")
 #: Jaccard similarity (MinHash estimate) at which two texts are one
 NEAR_THRESHOLD = 0.85
+#: MinHash signature size and word shingle length of near-dedup
+NUM_PERM = 128
+SHINGLE = 3
 
 
 def target_text(row: dict[str, Any], target: str) -> str:
-    """The text a dedup target compares: the problem, or the completion (a ``completion`` column, else the
-    last assistant turn of ``messages``)."""
-    if target == "problem":
-        value = row.get("problem")
-        return value if isinstance(value, str) else completion_text(row.get("prompt"))
-    value = row.get("completion")
-    if value is None:
-        value = row.get("messages")
-    return completion_text(value)
+    """The text a dedup target compares: the row's problem or its completion."""
+    return row_problem(row) if target == "problem" else row_completion(row)
 
 
 def row_score(row: dict[str, Any]) -> float:
@@ -87,8 +83,8 @@ def dedup(
     targets: Sequence[str] = TARGETS,
     near: bool = True,
     threshold: float = NEAR_THRESHOLD,
-    num_perm: int = 128,
-    shingle: int = 3,
+    num_perm: int = NUM_PERM,
+    shingle: int = SHINGLE,
     score: Callable[[dict[str, Any]], float] = row_score,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> DedupResult:

@@ -9,6 +9,7 @@ smaller mix, and a larger one is an error that names the source that runs out.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -77,9 +78,7 @@ def train_test_split(
     wanted = round(len(rows) * test_size) if test_size < 1 else int(test_size)
     if wanted >= len(rows):
         raise ConfigError(f"--test-size {test_size} leaves no training rows out of {len(rows)}")
-    size_of: dict[str, int] = {}
-    for key in keys:
-        size_of[key] = size_of.get(key, 0) + 1
+    size_of = Counter(keys)
     test_keys: set[str] = set()
     taken = 0
     for key in distinct:

@@ -23,6 +23,7 @@ from filters.registry import NamedReward, make_reward
 from filters.rules import Rule
 from r1f.errors import DataError
 from r1f.io import write_dataset
+from r1f.plots import dataset_plots
 from r1f.schema import ID, stable_id
 from r1f.store import RunStore
 
@@ -167,8 +168,8 @@ def run_filter(
         "timings": {"wall_seconds": round(summary.seconds, 3)},
         "run_store": str(store.root),
     }
-    plots = {f"plots/{r.column}.png": _plot(summary.kept + summary.rejected, r) for r in rewards}
-    write_dataset(out_dir, splits, manifest, extra_files={k: v for k, v in plots.items() if v})
+    plots = dataset_plots(summary.kept + summary.rejected, [r.column for r in rewards])
+    write_dataset(out_dir, splits, manifest, extra_files=plots)
     return summary
 
 
@@ -185,12 +186,3 @@ def reward_stats(rows: Sequence[dict[str, Any]], rewards: Sequence[NamedReward])
             "not_judged": len(values) - len(present),
         }
     return out
-
-
-def _plot(rows: Sequence[dict[str, Any]], reward: NamedReward) -> bytes | None:
-    from r1f.plots import histogram_png
-
-    try:
-        return histogram_png([r.get(reward.column) for r in rows], title=reward.name, xlabel=reward.column)
-    except ImportError:  # matplotlib is an extra: the dataset is still written, without plots
-        return None

@@ -53,6 +53,24 @@ def prompt_text(prompt: Any) -> str:
     return ""
 
 
+def row_problem(row: dict[str, Any]) -> str:
+    """The problem a row is about: its ``problem`` column, else the last user turn of ``prompt`` or ``messages``.
+
+    >>> row_problem({"messages": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}]})
+    '2+2?'
+    """
+    value = row.get("problem")
+    if isinstance(value, str) and value:
+        return value
+    return prompt_text(row.get("prompt") or row.get("messages"))
+
+
+def row_completion(row: dict[str, Any]) -> str:
+    """A row's completion text: its ``completion`` column, else the last assistant turn of ``messages``."""
+    value = row.get("completion")
+    return completion_text(value if value is not None else row.get("messages"))
+
+
 def last_boxed(text: str) -> str | None:
     """The content of the last ``\\boxed{...}`` (braces balanced), or None."""
     starts = [m.end() for m in BOXED_RE.finditer(text)]

@@ -15,7 +15,7 @@ from typing import Any
 from filters.registry import NamedReward, parse_rewards
 from filters.rules import Rule, parse_rules
 from filters.step import BATCH, reward_stats, score_batch
-from r1f.plots import bar_png, histogram_png
+from r1f.plots import dataset_plots
 
 #: rewards every SFT generator records; the keep rule reads them
 VERIFY_REWARDS = "accuracy,format,language_consistency"
@@ -69,26 +69,6 @@ def sft_messages(system: str | None, problem: str, assistant: str) -> list[dict[
     return messages + [{"role": "user", "content": problem}, {"role": "assistant", "content": assistant}]
 
 
-def plots(rows: Sequence[dict[str, Any]], rewards: Sequence[NamedReward], extra: dict[str, list] | None = None) -> dict:
-    """PNG histograms (rewards, completion lengths, anything in ``extra``) for the dataset directory."""
-    out: dict[str, bytes] = {}
-    try:
-        for reward in rewards:
-            values = [r.get(reward.column) for r in rows]
-            out[f"plots/{reward.column}.png"] = histogram_png(values, title=reward.name, xlabel=reward.column)
-        lengths = [r.get("completion_tokens") for r in rows if r.get("completion_tokens") is not None]
-        if lengths:
-            out["plots/completion_tokens.png"] = histogram_png(lengths, title="completion length", xlabel="tokens")
-        for name, values in (extra or {}).items():
-            out[f"plots/{name}.png"] = histogram_png(values, title=name, xlabel=name, bins=10)
-        languages = Counter(str(r["lang"]) for r in rows if r.get("lang"))
-        if languages:
-            out["plots/languages.png"] = bar_png(dict(languages), title="language shares", xlabel="language")
-    except ImportError:  # matplotlib is an extra; the dataset is written without plots
-        return {}
-    return out
-
-
 def write_sft(
     out_dir: str,
     kept: list[dict[str, Any]],
@@ -115,7 +95,9 @@ def write_sft(
     splits = {"train": kept + list(extra_train or []), **(extra_splits or {})}
     if rejected:
         splits["rejected"] = rejected
-    write_dataset(out_dir, splits, manifest, extra_files=plots(kept + rejected, rewards, extra=extra_plots))
+    write_dataset(
+        out_dir, splits, manifest, extra_files=dataset_plots(kept + rejected, [r.column for r in rewards], extra_plots)
+    )
     return manifest["counts"]
 
 

@@ -8,7 +8,6 @@ row. Each finished chunk is appended to the run store before the next one starts
 
 from __future__ import annotations
 
-import platform
 import shutil
 import sys
 import time
@@ -20,9 +19,8 @@ from typing import Any
 
 from generators.engines.base import Completion, Engine, SamplingParams
 from generators.prompts import build_prompt
-from r1f import __version__
 from r1f.errors import DataError
-from r1f.io import write_dataset
+from r1f.io import versions, write_dataset
 from r1f.schema import Messages, stable_id
 from r1f.store import RunStore
 
@@ -289,16 +287,3 @@ def run_generation(
     )
     write_dataset(out_dir, {"train": summary.rows}, manifest)
     return summary
-
-
-def versions() -> dict[str, str]:
-    """Versions that change results, for the manifest."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {"r1-factory": __version__, "python": platform.python_version()}
-    for package in ("torch", "transformers", "datasets", "vllm", "trl", "math-verify"):
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            pass
-    return found

@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -276,3 +276,23 @@ def read_manifest(directory: str | Path) -> dict[str, Any] | None:
     """The manifest of a factory dataset directory, or None for any other table."""
     path = Path(directory) / MANIFEST
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+#: packages whose versions change generated results, recorded in every generation manifest
+RESULT_PACKAGES = ("torch", "transformers", "datasets", "vllm", "trl", "math-verify")
+
+
+def versions(packages: Sequence[str] = RESULT_PACKAGES) -> dict[str, str]:
+    """r1-factory's, Python's and the installed ``packages``' versions, for a manifest (absent ones left out)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    from r1f import __version__
+
+    found = {"r1-factory": __version__, "python": platform.python_version()}
+    for package in packages:
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            pass
+    return found

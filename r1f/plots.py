@@ -4,7 +4,8 @@ written atomically with the dataset."""
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
@@ -55,3 +56,26 @@ def bar_png(counts: dict[str, int], *, title: str, xlabel: str) -> bytes:
         )
     ax.set_title(f"{title} (n={total})")
     return _png(plt, fig, ax, xlabel)
+
+
+def dataset_plots(
+    rows: Sequence[Mapping[str, Any]], reward_columns: Sequence[str], extra: Mapping[str, list] | None = None
+) -> dict[str, bytes]:
+    """The PNGs a dataset directory carries: one histogram per reward column, completion lengths, anything in
+    ``extra`` (e.g. pass rates), and language shares; ``{}`` when matplotlib (an extra) is not installed."""
+    out: dict[str, bytes] = {}
+    try:
+        for column in reward_columns:
+            values = [r.get(column) for r in rows]
+            out[f"plots/{column}.png"] = histogram_png(values, title=column.removeprefix("reward_"), xlabel=column)
+        lengths = [r["completion_tokens"] for r in rows if r.get("completion_tokens") is not None]
+        if lengths:
+            out["plots/completion_tokens.png"] = histogram_png(lengths, title="completion length", xlabel="tokens")
+        for name, values in (extra or {}).items():
+            out[f"plots/{name}.png"] = histogram_png(values, title=name, xlabel=name, bins=10)
+        languages = Counter(str(r["lang"]) for r in rows if r.get("lang"))
+        if languages:
+            out["plots/languages.png"] = bar_png(dict(languages), title="language shares", xlabel="language")
+    except ImportError:
+        return {}
+    return out

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from curation.review.server import Credentials
-from filters.text import answer_region, completion_text, prompt_text, reasoning_region
+from filters.text import answer_region, reasoning_region, row_completion, row_problem
 from r1f.errors import ConfigError, DataError, R1FactoryError
 
 VERDICTS = ("accept", "reject")
@@ -98,18 +98,6 @@ def _user_api_key(credentials: Credentials, user_id: Any) -> str:
 # ---- push ---------------------------------------------------------------------------------------
 
 
-def _completion(row: dict[str, Any]) -> str:
-    value = row.get("completion")
-    return completion_text(value if value is not None else row.get("messages"))
-
-
-def _problem(row: dict[str, Any]) -> str:
-    value = row.get("problem")
-    if isinstance(value, str) and value:
-        return value
-    return prompt_text(row.get("prompt") or row.get("messages"))
-
-
 def _auto_accept(row: dict[str, Any]) -> bool:
     if row.get("reward_accuracy") != 1.0:
         return False
@@ -164,7 +152,7 @@ def _float_columns(rows: Sequence[dict[str, Any]]) -> list[str]:
 def _record(row: dict[str, Any], settings_metadata: set[str]) -> Any:
     import argilla as rg
 
-    text = _completion(row)
+    text = row_completion(row)
     reasoning = reasoning_region(text).strip() if text else ""
     answer = answer_region(text).strip() if text else ""
     if answer == text.strip():
@@ -186,7 +174,7 @@ def _record(row: dict[str, Any], settings_metadata: set[str]) -> Any:
     return rg.Record(
         id=str(row["id"]),
         fields={
-            "problem": _problem(row),
+            "problem": row_problem(row),
             "reasoning": reasoning or text or None,
             "answer": answer or None,
             "gold": str(row["solution"]) if row.get("solution") not in (None, "") else None,
@@ -219,7 +207,7 @@ def push(
     for i, row in enumerate(rows):
         if not row.get("id"):
             raise DataError(f"{source}: row {i + 1} has no 'id'; review needs the factory's stable row ids")
-        if not _problem(row):
+        if not row_problem(row):
             raise DataError(f"{source}: row {i + 1} has no problem text (column 'problem', 'prompt' or 'messages')")
     client = connect(credentials)
     ws = _workspace(client, workspace, credentials)
@@ -295,7 +283,7 @@ def _apply(text: str, old: str, new: str, *, last: bool = False) -> str:
 
 
 def _corrected_row(row: dict[str, Any], answers: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    text = _completion(row)
+    text = row_completion(row)
     reasoning, answer = reasoning_region(text).strip(), answer_region(text).strip()
     new_reasoning = (answers.get("corrected_reasoning") or "").strip()
     new_answer = (answers.get("corrected_answer") or "").strip()
@@ -400,7 +388,7 @@ def _reverify(rows: list[dict[str, Any]], counts: Counter) -> None:
         return
     from filters.rewards.accuracy import Accuracy
 
-    scores = Accuracy()([_completion(r) for r in judged], solution=[r["solution"] for r in judged])
+    scores = Accuracy()([row_completion(r) for r in judged], solution=[r["solution"] for r in judged])
     for row, score in zip(judged, scores):
         row["reward_accuracy"] = score
         row["review_disagrees_with_gold"] = score is not None and score < 1.0

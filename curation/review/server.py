@@ -174,10 +174,10 @@ def local_argilla(
     processes: list[subprocess.Popen] = []
 
     def spawn(name: str, args: list[str]) -> subprocess.Popen:
-        log = open(logs / f"{name}.log", "ab")  # noqa: SIM115 (closed with the process)
-        process = subprocess.Popen(
-            args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=home, start_new_session=True
-        )
+        with open(logs / f"{name}.log", "ab") as log:  # the child keeps its own copy of the descriptor
+            process = subprocess.Popen(
+                args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=home, start_new_session=True
+            )
         processes.append(process)
         return process
 
@@ -231,8 +231,7 @@ def local_argilla(
                 process.wait()
         stale = Credentials.load(home)
         if stale is not None and stale.api_url == f"http://127.0.0.1:{port}":
-            (home / CREDENTIALS).unlink(missing_ok=True)
-            # keep the key and password for the next start (same owner in the same database)
+            # no URL any more, but the key and password stay for the next start (same owner, same database)
             Credentials(api_url="", api_key=stale.api_key, password=stale.password).save(home)
 
 

@@ -360,18 +360,21 @@ class SQLiteSearchEngine(SearchEngine):
         if isinstance(scope, RecordFilterScope):
             return doc.get(scope.property)
         if isinstance(scope, ResponseFilterScope):
-            user = str(scope.user.id) if scope.user else None
-            mine = [r for r in doc["responses"] if user is None or r["user_id"] == user]
             key = scope.question or scope.property
-            values = [r.get(key) for r in mine if r.get(key) is not None]
+            values = [r.get(key) for r in _responses_in_scope(doc, scope) if r.get(key) is not None]
             return values[0] if values else None
         raise ValueError(f"Cannot process request for search scope {scope}")
 
 
+def _responses_in_scope(doc: dict, scope: Any) -> list[dict]:
+    """The record's responses a response scope speaks of: one reviewer's, or everyone's."""
+    user = str(scope.user.id) if scope.user else None
+    return [r for r in doc["responses"] if user is None or r["user_id"] == user]
+
+
 def _response_filter(doc: dict, filter: Any) -> bool:
     scope = filter.scope
-    user = str(scope.user.id) if scope.user else None
-    mine = [r for r in doc["responses"] if user is None or r["user_id"] == user]
+    mine = _responses_in_scope(doc, scope)
     if scope.question:
         values = [r.get(scope.question) for r in mine]
         if isinstance(filter, RangeFilter):
