@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: install argilla redis demo test lint bench clean
+.PHONY: install argilla redis chromium demo test lint bench clean
 
 # Human review (`r1f review`, tests/test_review.py) runs the official argilla-server in its own venv (its
 # pins clash with ours) and needs Debian's redis-server. The stamp's text is the pin curation/review/server.py expects.
@@ -45,11 +45,17 @@ redis:
 	@command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server >/dev/null; }
 
-demo: install
-	$(VENV)/bin/r1f generate --n-problems 16 --n 2 --temperature 0.7 --max-new-tokens 128 --out datasets_out/demo
-	$(VENV)/bin/r1f inspect datasets_out/demo --rows 2
+# The recipe report is checked as a browser shows it (tests/test_pipeline.py renders it headless).
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
-test: install argilla
+# The whole R1 recipe with tiny budgets: base -> R1-Zero -> cold start -> SFT -> RL -> rejection sampling -> SFT ->
+# distillation, every model evaluated; report in datasets_out/runs/tiny-r1-demo/report.html. Rerun to resume.
+demo: install
+	$(VENV)/bin/r1f run tiny-r1-demo
+
+test: install argilla chromium
 	$(PY) -m pytest -q
 	$(VENV)/bin/ruff check .
 

@@ -3,7 +3,7 @@
 Same engine, same settings, same problems, in one process:
   (a) generation alone (the floor),
   (b) sequential: generate all k completions, then score them all,
-  (c) ``run_sample`` as shipped: each finished chunk is scored while the next one generates.
+  (c) the ``sample`` step as shipped: each finished chunk is scored while the next one generates.
 Prints wall times and the overhead of (b) and (c) over generation alone (goal for (c): <= 10 %).
 
     .venv/bin/python bench/sampling.py [--problems 64 --k 4 --max-new-tokens 128]
@@ -28,21 +28,28 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16, help="requests per chunk (more chunks, more overlap)")
     args = parser.parse_args()
 
+    from filters.scoring import score_batch
     from generators import assemble
-    from generators.engines import SamplingParams
     from generators.engines.transformers_engine import TransformersEngine
     from generators.generate import generate_rows
     from generators.problems import make_problems
-    from generators.sampling import run_sample
+    from generators.sampling import SampleConfig
+    from generators.steps import SampleStep
+    from r1f.executor import LocalExecutor
     from r1f.store import RunStore
 
     problems = make_problems(args.problems, seed=7)
-    params = SamplingParams(n=args.k, temperature=0.7, top_p=0.95, max_new_tokens=args.max_new_tokens, seed=1)
+    config = SampleConfig(
+        n_problems=args.problems, problem_seed=7, k=args.k, max_new_tokens=args.max_new_tokens, seed=1
+    )
+    params = config.params()
     engine = TransformersEngine(batch_size=args.batch_size)
     engine.model  # noqa: B018 - load outside the timings
     rewards = assemble.verifier("think")
-    assemble.score(
-        [{"id": "w", "completion": "<answer>$\\frac{1}{2}$</answer>", "solution": "1/2", "lang": "en"}], rewards
+    score_batch(
+        [{"id": "w", "completion": "<answer>$\\frac{1}{2}$</answer>", "solution": "1/2", "lang": "en"}],
+        rewards,
+        "completion",
     )  # start the verifier workers outside the timings
     work = tempfile.mkdtemp(prefix="r1f-bench-")
     try:
@@ -52,11 +59,12 @@ def main() -> None:
 
         started = time.perf_counter()
         rows = generate_rows(problems, engine=engine, params=params, store=RunStore(f"{work}/b")).rows
-        assemble.score([dict(r) for r in rows], rewards)
+        score_batch([dict(r) for r in rows], rewards, "completion")
         sequential = time.perf_counter() - started
 
         started = time.perf_counter()
-        counts = run_sample(problems, engine=engine, params=params, out_dir=f"{work}/c", command=["bench"])
+        step = SampleStep(config.replace(out=f"{work}/c"), engine=engine)
+        counts = LocalExecutor().execute(step).data["counts"]
         overlapped = time.perf_counter() - started
     finally:
         shutil.rmtree(work, ignore_errors=True)

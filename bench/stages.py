@@ -25,59 +25,67 @@ def main() -> None:
     parser.add_argument("--work", default=None, help="working directory (default: a temp dir)")
     args = parser.parse_args()
 
-    from generators.engines import SamplingParams
-    from generators.engines.transformers_engine import TransformersEngine
-    from generators.problems import make_problems
-    from generators.sampling import run_sample
-    from training.config import load_recipe
-    from training.evaluate import run_eval
+    from generators.models import DEFAULT_MODEL
+    from generators.sampling import SampleConfig
+    from generators.steps import SampleStep
+    from r1f.executor import LocalExecutor
+    from training.config import GRPOTrainConfig, SFTTrainConfig
+    from training.evaluate import EvalConfig, run_eval
     from training.grpo import run_grpo
     from training.sft import run_sft
 
     work = args.work or tempfile.mkdtemp(prefix="r1f-stages-")
 
     def evaluate(model: str, name: str, template: str) -> dict:
-        return run_eval(
-            model,
-            out_dir=f"{work}/eval-{name}",
+        config = EvalConfig(
+            model=model,
+            out=f"{work}/eval-{name}",
             n_problems=args.eval_problems,
             k=1,
             max_new_tokens=args.max_new_tokens,
             template=template,
         )
+        return run_eval(config)
 
     rows = []
-    base_fewshot = evaluate("smollm2-135m", "base-fewshot", "r1-zero-fewshot")
+    base_fewshot = evaluate(DEFAULT_MODEL, "base-fewshot", "r1-zero-fewshot")
     grpo = run_grpo(
-        load_recipe("r1-zero-smollm2", [f"max_steps={args.grpo_steps}", "save_strategy=no"]),
-        output_dir=f"{work}/r1-zero",
+        GRPOTrainConfig.from_mapping(
+            {
+                "recipe": "r1-zero-smollm2",
+                "max_steps": args.grpo_steps,
+                "save_strategy": "no",
+                "output_dir": f"{work}/r1-zero",
+            }
+        )
     )
     after_grpo = evaluate(f"{work}/r1-zero", "r1-zero", "r1-zero-fewshot")
     rows.append(
         ("R1-Zero GRPO", f"{args.grpo_steps} steps, recipe r1-zero-smollm2", base_fewshot, after_grpo, grpo["seconds"])
     )
 
-    base_plain = evaluate("smollm2-135m", "base-sft-prompt", "sft-think")
-    engine = TransformersEngine()
-    run_sample(
-        make_problems(64, seed=11, languages=["en"]),
-        engine=engine,
-        out_dir=f"{work}/rejection_sampled",
-        params=SamplingParams(n=4, temperature=0.7, top_p=0.95, max_new_tokens=args.max_new_tokens, seed=0),
-        prompt="r1-zero-fewshot",
-        command=["bench"],
+    base_plain = evaluate(DEFAULT_MODEL, "base-sft-prompt", "sft-think")
+    sample = SampleConfig(
+        n_problems=64,
+        problem_seed=11,
+        languages=["en"],
+        k=4,
+        max_new_tokens=args.max_new_tokens,
+        template="r1-zero-fewshot",
+        out=f"{work}/rejection_sampled",
     )
+    LocalExecutor().execute(SampleStep(sample))
     sft = run_sft(
-        load_recipe(
-            "sft-rejection-smollm2",
-            [
-                "model=smollm2-135m",
-                f"dataset={work}/rejection_sampled",
-                f"max_steps={args.sft_steps}",
-                "save_strategy=no",
-            ],
-        ),
-        output_dir=f"{work}/r1-sft",
+        SFTTrainConfig.from_mapping(
+            {
+                "recipe": "sft-rejection-smollm2",
+                "model": DEFAULT_MODEL,
+                "dataset": f"{work}/rejection_sampled",
+                "max_steps": args.sft_steps,
+                "save_strategy": "no",
+                "output_dir": f"{work}/r1-sft",
+            }
+        )
     )
     after_sft = evaluate(f"{work}/r1-sft", "r1-sft", "sft-think")
     rows.append(

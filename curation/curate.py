@@ -11,38 +11,64 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from curation.decontaminate import HELDOUT, Decontaminator, load_eval_set
 from curation.dedup import NEAR_THRESHOLD, NUM_PERM, SHINGLE, TARGETS, dedup, target_text
 from curation.mix import mix, train_test_split
+from r1f.config import Config, option
 from r1f.errors import ConfigError, DataError
 from r1f.ngrams import NGRAM
 
 
 @dataclass
-class CurateConfig:
-    """Everything ``r1f curate`` can be told; the defaults are what a cautious user wants."""
+class CurateConfig(Config):
+    """``r1f curate``: decontaminate, dedup, mix at a ratio and split."""
 
-    inputs: list[str]
-    out: str
-    weights: list[float] | None = None
-    total: int | None = None
-    dedup_on: list[str] = field(default_factory=lambda: list(TARGETS))
-    near: bool = True
-    near_threshold: float = NEAR_THRESHOLD
-    eval_sets: list[str] = field(default_factory=lambda: [HELDOUT])
-    eval_column: str | None = None
-    ngram: int = NGRAM
-    contaminated: str = "drop"
-    test_size: float = 0.0
-    seed: int = 0
-    split: str = "train"
+    inputs: list[str] = option(
+        default_factory=list,
+        argument=True,
+        help="Datasets to curate and mix: directories, jsonl/parquet/csv files, Hub names.",
+    )
+    out: str = option("", help="Dataset directory to write (atomically, replacing an older one).", fingerprint=False)
+    weights: list[float] | None = option(
+        None,
+        help="Shares of the output per input, e.g. 3,1 (three rows of the first per row of the second). Default: "
+        "every surviving row.",
+    )
+    total: int | None = option(None, help="Rows in the mix (at most what the scarcest input allows).")
+    dedup_on: list[str] = option(
+        default_factory=lambda: list(TARGETS),
+        help="Dedup targets, in order: problem, completion, both, or none. On problems, several completions of one "
+        "problem are one cluster (the best-scored stays); use completion to keep them all.",
+    )
+    near: bool = option(True, help="Also drop near duplicates (MinHash LSH over word 3-grams), not only exact ones.")
+    near_threshold: float = option(NEAR_THRESHOLD, help="Jaccard similarity at which two texts are one.")
+    eval_sets: list[str] = option(
+        default_factory=lambda: [HELDOUT],
+        flag="--eval-set",
+        multiple=True,
+        help="Evaluation set to decontaminate against (repeatable): heldout (built-in), a path or a Hub name.",
+    )
+    decontaminate: bool = option(True, help="Decontaminate against the evaluation sets (--no-decontaminate skips).")
+    eval_column: str | None = option(
+        None, help="Text column of the evaluation sets (default: problem/question/prompt/text)."
+    )
+    ngram: int = option(NGRAM, help="Word n-gram size of the contamination rule (open-r1 uses 8).")
+    contaminated: str = option("drop", help="drop (to split 'rejected') or flag (keep, with contaminated_by).")
+    test_size: float = option(
+        0.0, help="Test split: a fraction (<1) or a row count; rows of one problem stay together."
+    )
+    seed: int = option(0, help="Seed of the mix and shuffle and split.")
+    split: str = option("train", help="Split to read from each input.")
 
     def validate(self) -> None:
-        if not self.inputs:
-            raise ConfigError("give at least one dataset to curate")
+        if "none" in self.dedup_on:
+            self.dedup_on = []
+        if "both" in self.dedup_on:
+            self.dedup_on = list(TARGETS)
         if self.contaminated not in ("drop", "flag"):
             raise ConfigError(f"--contaminated {self.contaminated!r}: use drop or flag")
         if not 0 < self.near_threshold <= 1:
@@ -52,28 +78,42 @@ class CurateConfig:
         for target in self.dedup_on:
             if target not in TARGETS:
                 raise ConfigError(f"--dedup-on {target!r}: use problem, completion, or both (comma-separated)")
-        if self.weights is not None and len(self.weights) != len(self.inputs):
-            raise ConfigError(
-                f"--weights has {len(self.weights)} values for {len(self.inputs)} datasets; give one per dataset"
-            )
+        if self.weights is not None:
+            if len(self.weights) != len(self.inputs):
+                raise ConfigError(
+                    f"--weights has {len(self.weights)} values for {len(self.inputs)} datasets; give one per dataset"
+                )
+            if any(w < 0 for w in self.weights) or not any(w > 0 for w in self.weights):
+                raise ConfigError(f"--weights {self.weights}: shares must be >= 0 and at least one > 0")
+        if self.test_size < 0:
+            raise ConfigError(f"--test-size must be >= 0, got {self.test_size}")
+
+    @property
+    def against(self) -> list[str]:
+        return list(self.eval_sets) if self.decontaminate else []
 
 
 def run_curate(config: CurateConfig, on_progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
     """Run the pipeline and write the dataset; returns the manifest's counts."""
-    from r1f.io import read_rows, versions, write_dataset
+    from r1f.io import read_rows, write_dataset
+    from r1f.manifest import build_manifest
     from r1f.plots import dataset_plots
 
-    config.validate()
+    if not config.inputs:
+        raise ConfigError("give at least one dataset to curate")
     sources: list[list[dict[str, Any]]] = []
     for index, path in enumerate(config.inputs):
-        rows = read_rows(path, split=config.split)
+        # an input that kept nothing (a generator on a weak model) is a count of 0, not a failure; all empty is one
+        rows = read_rows(path, split=config.split, allow_empty=True)
         for row in rows:
             row.setdefault("mix_source", path)
         sources.append(rows)
         if on_progress:
             on_progress("read", index + 1, len(config.inputs))
+    if not any(sources):
+        raise DataError(f"{', '.join(config.inputs)}: every input is empty; there is nothing to curate")
     for path, rows in zip(config.inputs, sources):
-        for target in config.dedup_on:
+        for target in config.dedup_on if rows else ():
             if not any(target_text(row, target).strip() for row in rows):
                 where = "a 'problem', 'prompt' or 'messages'" if target == "problem" else "a 'completion' or 'messages'"
                 raise DataError(
@@ -85,8 +125,8 @@ def run_curate(config: CurateConfig, on_progress: Callable[[str, int, int], None
     counts: dict[str, Any] = {"input_rows": {path: len(rows) for path, rows in zip(config.inputs, sources)}}
 
     contamination: Counter[str] = Counter()
-    if config.eval_sets:
-        decontaminator = Decontaminator([load_eval_set(s, config.eval_column) for s in config.eval_sets], config.ngram)
+    if config.against:
+        decontaminator = Decontaminator([load_eval_set(s, config.eval_column) for s in config.against], config.ngram)
         hits = decontaminator.check([target_text(row, "problem") for row in everything])
         clean = []
         for row, hit in zip(everything, hits):
@@ -138,10 +178,12 @@ def run_curate(config: CurateConfig, on_progress: Callable[[str, int, int], None
         splits["test"] = test
     if rejected:
         splits["rejected"] = rejected
-    manifest = {
-        "kind": "curated",
-        "command": ["r1f", "curate", *config.inputs],
-        "parameters": {
+    manifest = build_manifest(
+        "curated",
+        inputs={"datasets": config.inputs},
+        counts=counts,
+        packages=("datasets", "datasketch", "polars"),
+        parameters={
             "inputs": config.inputs,
             "weights": config.weights,
             "total": config.total,
@@ -152,15 +194,22 @@ def run_curate(config: CurateConfig, on_progress: Callable[[str, int, int], None
                 else None
             ),
             "near_threshold": config.near_threshold if config.near else None,
-            "decontaminate_against": config.eval_sets,
+            "decontaminate_against": config.against,
             "ngram": config.ngram,
             "contaminated": config.contaminated,
             "test_size": config.test_size,
             "seed": config.seed,
         },
-        "counts": counts,
-        "versions": versions(("datasets", "datasketch", "polars")),
-    }
+        sft_template=_common_template(config.inputs),
+    )
     reward_columns = sorted({k for row in train for k in row if k.startswith("reward_")})
     write_dataset(config.out, splits, manifest, extra_files=dataset_plots(train, reward_columns))
     return counts
+
+
+def _common_template(inputs: Sequence[str]) -> str | None:
+    """The SFT template the inputs share (their manifests say), so a curated mix keeps it; None if they differ."""
+    from r1f.io import read_manifest
+
+    found = {(read_manifest(p) or {}).get("sft_template") if Path(p).is_dir() else None for p in inputs}
+    return found.pop() if len(found) == 1 else None

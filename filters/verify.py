@@ -113,7 +113,14 @@ def check(gold: str, answer: str, explicit: bool = False) -> float | None:
 
 
 def serve(fd: int) -> None:
-    """Worker entry point: answer verification requests on the socket ``fd`` until it closes."""
+    """Worker entry point: answer verification requests on the socket ``fd`` until it closes.
+
+    Ctrl-C reaches the whole process group; the parent decides when workers stop (it closes their socket,
+    or dies and the socket closes), so a worker ignores SIGINT instead of printing a traceback.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker(Connection(fd))
 
 

@@ -1,23 +1,23 @@
-"""From verified candidates to an SFT dataset: shared by cold-start, rejection sampling and distillation.
+"""From verified candidates to an SFT dataset: shared by cold start, rejection sampling and distillation.
 
-Candidates are scored with the reward registry (the same functions GRPO uses), checked against
-the R1 removal rules, and written as TRL SFT rows: ``messages`` (system / user / assistant) plus
-``problem``, ``solution``, provenance and one ``reward_<name>`` column per score. Rows that fail
-keep their ``reject_reason`` in the ``rejected`` split.
+Candidates are scored with the reward registry (the same functions GRPO uses, through the resumable
+score cache), decided by :mod:`filters.decide` (the R1 removal rules, then the required scores), and
+written as TRL SFT rows: ``messages`` (system / user / assistant) plus ``problem``, ``solution``,
+provenance and one ``reward_<name>`` column per score. Rows that fail keep their ``reject_reason`` in
+the ``rejected`` split.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from filters.registry import NamedReward, parse_rewards
-from filters.rules import Rule, parse_rules
-from filters.step import BATCH, reward_stats, score_batch
+from filters.scoring import reward_stats
 from r1f.plots import dataset_plots
 
-#: rewards every SFT generator records; the keep rule reads them
+#: rewards every SFT generator records; the keep decision reads them
 VERIFY_REWARDS = "accuracy,format,language_consistency"
 
 
@@ -30,38 +30,6 @@ def verifier(fmt: str) -> list[NamedReward]:
         if reward.name == "format":
             reward.fn, reward.params = Format("r1" if fmt == "r1" else "loose"), {"mode": fmt}
     return rewards
-
-
-def score(rows: list[dict[str, Any]], rewards: Sequence[NamedReward], column: str = "completion") -> None:
-    """Add ``reward_<name>`` columns to ``rows`` in place, a batch at a time."""
-    for start in range(0, len(rows), BATCH):
-        batch = rows[start : start + BATCH]
-        for row, scores in zip(batch, score_batch(batch, rewards, column)):
-            row.update(scores)
-
-
-def first_failure(
-    row: dict[str, Any], rules: Sequence[Rule], *, lang_threshold: float, require: Iterable[str] = ("accuracy",)
-) -> str | None:
-    """Why ``row`` may not enter the dataset, or None. Rules first, then the verification scores."""
-    for rule in rules:
-        reason = rule.check(row)
-        if reason:
-            return reason
-    for name in require:
-        value = row.get(f"reward_{name}")
-        if value is None:
-            return f"{name}_not_judged"
-        if value < 1.0:
-            return "incorrect" if name == "accuracy" else f"bad_{name}"
-    consistency = row.get("reward_language_consistency")
-    if consistency is not None and consistency < lang_threshold:
-        return "mixed_language"
-    return None
-
-
-def default_rules() -> list[Rule]:
-    return parse_rules("empty,truncated,code_block,overlong_paragraph")
 
 
 def sft_messages(system: str | None, problem: str, assistant: str) -> list[dict[str, str]]:

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from filters.text import ANSWER_RE, SPECIAL_TOKEN_RE, THINK_RE, answer_region, completion_text
+from generators.config import EngineConfig, GrowthConfig, OutputConfig, ProblemsConfig, SamplingConfig
 from generators.examples import EXAMPLES, answer_sentence, pick_examples
 from generators.prompts import SFT_SYSTEM, render
+from r1f.config import option
 from r1f.errors import ConfigError, DataError
 from r1f.schema import Messages
 
@@ -192,195 +194,159 @@ def require_columns(rows: Sequence[dict[str, Any]], columns: Sequence[str], sour
         raise DataError(f"{source}: missing column(s) {', '.join(missing)} (columns: {', '.join(rows[0])}); {hint}")
 
 
-# -- the run ----------------------------------------------------------------------------------------------
+# -- the config and the three ways to candidates -------------------------------------------------------
 
 
-def run_cold_start(
-    method: str,
-    rows: Sequence[dict[str, Any]],
-    *,
-    out_dir: str,
-    engine: Any = None,
-    params: Any = None,
-    fmt: str = "r1",
-    k: int = 2,
-    pool: Sequence[dict[str, str]] = tuple(EXAMPLES),
-    refiner: str = "rules",
-    lang_threshold: float = 0.95,
-    force: bool = False,
-    command: Sequence[str] | None = None,
-    inputs: dict[str, Any] | None = None,
-    on_chunk: Any = None,
-) -> dict[str, Any]:
-    """Build a ``cold_start`` dataset with one of the three methods; returns the manifest's counts.
+@dataclass
+class ColdStartConfig(SamplingConfig, EngineConfig, ProblemsConfig, GrowthConfig, OutputConfig):
+    """``r1f cold-start``: verified long-CoT SFT rows from few-shot prompting, direct prompting or refinement."""
 
-    Args:
-        method: ``few-shot``, ``direct`` or ``refine``.
-        rows: problems (few-shot, direct) or raw completions with ``problem`` and ``completion`` (refine).
-        out_dir: dataset directory; its run store makes the generation resumable.
-        engine, params: the generation engine and sampling (not needed for ``refine`` with rules).
-        fmt: output form, ``r1`` (``|special_token|`` reasoning ``|special_token|`` summary) or ``think``.
-        k, pool: few-shot examples per prompt and the pool they come from.
-        refiner: ``rules`` or ``llm`` (refine only).
-        lang_threshold: minimum language consistency of kept rows.
-    """
+    method: str = option(
+        "few-shot",
+        help="few-shot (k worked examples), direct (reason, reflect, verify) or refine (clean R1-Zero outputs given "
+        "by --problems).",
+    )
+    format: str = option(
+        "r1",
+        help="Assistant form: r1 (|special_token| reasoning |special_token| summary) or think "
+        "(<think>..</think><answer>..</answer>).",
+    )
+    k: int = option(2, help="few-shot: worked examples per prompt (same language first; never the target).")
+    examples: str | None = option(
+        None, help="few-shot: a jsonl pool of examples (problem, reasoning, summary, lang) instead of the built-in one."
+    )
+    refiner: str = option(
+        "rules",
+        help="refine: rules (strip filler, fix tags, number steps) or llm (a model rewrites; rejected if the answer "
+        "changes).",
+    )
+    lang_threshold: float = option(0.95, help="Minimum language consistency of kept rows.")
+    n: int = option(1, help="Candidates per problem (with --temperature > 0); each is verified.")
+
+    def validate(self) -> None:
+        super().validate()
+        check_format(self.format)
+        if self.method not in METHODS:
+            raise ConfigError(f"--method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.refiner not in ("rules", "llm"):
+            raise ConfigError(f"--refiner must be rules or llm, got {self.refiner!r}")
+        if self.k < 0:
+            raise ConfigError(f"--k must be >= 0, got {self.k}")
+        if not 0 <= self.lang_threshold <= 1:
+            raise ConfigError(f"--lang-threshold must be in [0, 1], got {self.lang_threshold}")
+
+    @property
+    def needs_engine(self) -> bool:
+        return self.method != "refine" or self.refiner == "llm"
+
+    def prompt(self) -> FewShotPrompt | DirectPrompt | RewritePrompt:
+        if self.method == "few-shot":
+            from r1f.io import read_rows
+
+            pool = tuple(read_rows(self.examples)) if self.examples else tuple(EXAMPLES)
+            return FewShotPrompt(k=self.k, fmt=self.format, pool=pool)
+        if self.method == "direct":
+            return DirectPrompt(fmt=self.format)
+        return RewritePrompt()
+
+
+def from_generations(rows: Sequence[dict[str, Any]], method: str, fmt: str) -> tuple[list[dict], list[dict]]:
+    """Few-shot / direct outputs -> (candidates re-rendered in ``fmt``, rejected as ``bad_format``)."""
     from filters.rewards.format import Format
-    from generators import assemble
-    from generators.generate import generate_rows, generation_manifest, open_store
 
-    check_format(fmt)
-    if method not in METHODS:
-        raise ConfigError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
-    if refiner not in ("rules", "llm"):
-        raise ConfigError(f"--refiner must be rules or llm, got {refiner!r}")
-    store = open_store(out_dir, force=force)
-    rewards = assemble.verifier(fmt)
-    candidates: list[dict[str, Any]] = []
-    rejected: list[dict[str, Any]] = []
-    summary = None
-    prompt: Any = None
-    if method in ("few-shot", "direct"):
-        prompt = FewShotPrompt(k=k, fmt=fmt, pool=tuple(pool)) if method == "few-shot" else DirectPrompt(fmt=fmt)
-        summary = generate_rows(
-            rows,
-            engine=engine,
-            params=params,
-            store=store,
-            prompt=prompt,
-            generator=f"cold-start/{method}",
-            on_chunk=on_chunk,
-        )
-        for row in summary.rows:
-            raw = row["completion"]
-            parsed = parse_output(raw, fmt)
-            if parsed is None and method == "direct":  # direct prompting is parsed from its prose
-                parsed = parse_natural(raw)
-            base = {
-                **row,
-                "method": method,
-                "raw_completion": raw,
-                "reward_format": Format("r1" if fmt == "r1" else "loose")([raw])[0],
+    check = Format("r1" if fmt == "r1" else "loose")
+    candidates, rejected = [], []
+    for row in rows:
+        raw = row["completion"]
+        parsed = parse_output(raw, fmt)
+        if parsed is None and method == "direct":  # direct prompting is parsed from its prose
+            parsed = parse_natural(raw)
+        base = {**row, "method": method, "raw_completion": raw, "reward_format": check([raw])[0]}
+        if parsed is None:
+            rejected.append({**base, "reasoning": None, "summary": None, "reject_reason": "bad_format"})
+            continue
+        reasoning, summary_text, answer = parsed
+        if fmt == "think":  # the think form's summary is its <answer> block
+            summary_text = answer
+        candidates.append(
+            {
+                **base,
+                "reasoning": reasoning,
+                "summary": summary_text,
+                "completion": render(reasoning, summary_text, answer, fmt),
             }
-            if parsed is None:
-                rejected.append({**base, "reasoning": None, "summary": None, "reject_reason": "bad_format"})
-                continue
-            reasoning, summary_text, answer = parsed
-            if fmt == "think":  # the think form's summary is its <answer> block
-                summary_text = answer
-            candidates.append(
-                {
-                    **base,
-                    "reasoning": reasoning,
-                    "summary": summary_text,
-                    "completion": render(reasoning, summary_text, answer, fmt),
-                }
-            )
-    else:
-        require_columns(
-            rows,
-            ["problem", "completion"],
-            str((inputs or {}).get("source", "input")),
-            "refine needs raw model outputs: a dataset with problem and completion columns",
         )
-        drafts = []
-        for row in rows:
-            refined = rule_refine(row["completion"], row.get("lang"))
-            base = {**row, "method": f"refine/{refiner}", "raw_completion": row["completion"]}
-            if isinstance(refined, str):
-                rejected.append({**base, "reasoning": None, "summary": None, "reject_reason": refined})
-            else:
-                drafts.append({**base, "draft_reasoning": refined[0], "draft_answer": refined[1]})
-        if refiner == "llm" and drafts:
-            if engine is None:
-                raise ConfigError("--refiner llm needs a model to rewrite with (--model/--engine)")
-            prompt = RewritePrompt()
-            summary = generate_rows(
-                drafts,
-                engine=engine,
-                params=params,
-                store=store,
-                prompt=prompt,
-                generator="cold-start/refine-llm",
-                on_chunk=on_chunk,
-            )
-            rewrites = {r["problem_id"]: r for r in summary.rows}
-            from r1f.schema import stable_id
+    return candidates, rejected
 
-            for draft in drafts:
-                key = draft.get("id") or stable_id(draft.get("problem"), draft.get("solution"))
-                rewrite = rewrites.get(key)
-                text = (rewrite or {}).get("completion", "").strip()
-                if not text:
-                    rejected.append({**draft, "reasoning": None, "summary": None, "reject_reason": "empty_rewrite"})
-                    continue
-                draft["rewrite"] = text
-            drafts = [d for d in drafts if "rewrite" in d]
-            # the rewrite must state the same answer it was given
-            from filters.rewards.accuracy import correctness
 
-            same = correctness([d["rewrite"] for d in drafts], [d["draft_answer"] for d in drafts])
-            kept_drafts = []
-            for draft, ok in zip(drafts, same):
-                if ok != 1.0:
-                    rejected.append(
-                        {**draft, "reasoning": draft["rewrite"], "summary": None, "reject_reason": "answer_changed"}
-                    )
-                else:
-                    draft["draft_reasoning"] = draft["rewrite"]
-                    kept_drafts.append(draft)
-            drafts = kept_drafts
-        for draft in drafts:
-            sentence = answer_sentence(draft["draft_answer"], draft.get("lang"))
-            candidates.append(
-                {
-                    **draft,
-                    "reasoning": draft["draft_reasoning"],
-                    "summary": sentence,
-                    "completion": render(draft["draft_reasoning"], sentence, draft["draft_answer"], fmt),
-                    "reward_format": 1.0,
-                }
-            )
-    if candidates and "solution" not in candidates[0]:
-        for candidate in candidates:  # no gold: the answer must at least be the one the input gave
-            candidate["solution"] = candidate.get("draft_answer")
-    assemble.score(candidates, [r for r in rewards if not r.name.startswith("format")])
-    rules = assemble.default_rules()
-    kept = []
-    for row in candidates:
-        # few-shot must reproduce the form it was shown; direct and refine outputs are re-formed by parsing
-        require = ("accuracy", "format") if method == "few-shot" else ("accuracy",)
-        reason = assemble.first_failure(row, rules, lang_threshold=lang_threshold, require=require)
-        if reason:
-            rejected.append({**row, "reject_reason": reason})
+def drafts_from(rows: Sequence[dict[str, Any]], refiner: str, source: str) -> tuple[list[dict], list[dict]]:
+    """Refinement's first pass, the rules: R1-Zero outputs -> (drafts with reasoning and answer, rejected)."""
+    if not rows:
+        return [], []
+    require_columns(
+        rows,
+        ["problem", "completion"],
+        source,
+        "refine needs raw model outputs: a dataset with problem and completion columns",
+    )
+    drafts, rejected = [], []
+    for row in rows:
+        refined = rule_refine(row["completion"], row.get("lang"))
+        base = {**row, "method": f"refine/{refiner}", "raw_completion": row["completion"]}
+        if isinstance(refined, str):
+            rejected.append({**base, "reasoning": None, "summary": None, "reject_reason": refined})
         else:
-            kept.append(row)
-    system = SFT_SYSTEM[fmt]
-    for row in kept:
-        row["messages"] = assemble.sft_messages(system, row["problem"], row["completion"])
-    for row in kept + rejected:
+            drafts.append({**base, "draft_reasoning": refined[0], "draft_answer": refined[1]})
+    return drafts, rejected
+
+
+def apply_rewrites(drafts: list[dict], rewrites: Sequence[dict[str, Any]]) -> tuple[list[dict], list[dict]]:
+    """LLM refinement: keep a draft's rewrite only when it states the same answer it was given."""
+    from filters.rewards.accuracy import correctness
+    from r1f.schema import stable_id
+
+    by_problem = {r["problem_id"]: r for r in rewrites}
+    rewritten, rejected = [], []
+    for draft in drafts:
+        key = draft.get("id") or stable_id(draft.get("problem"), draft.get("solution"))
+        text = (by_problem.get(key) or {}).get("completion", "").strip()
+        if not text:
+            rejected.append({**draft, "reasoning": None, "summary": None, "reject_reason": "empty_rewrite"})
+        else:
+            rewritten.append({**draft, "rewrite": text})
+    same = correctness([d["rewrite"] for d in rewritten], [d["draft_answer"] for d in rewritten])
+    kept = []
+    for draft, ok in zip(rewritten, same):
+        if ok != 1.0:
+            rejected.append(
+                {**draft, "reasoning": draft["rewrite"], "summary": None, "reject_reason": "answer_changed"}
+            )
+        else:
+            kept.append({**draft, "draft_reasoning": draft["rewrite"]})
+    return kept, rejected
+
+
+def from_drafts(drafts: Sequence[dict[str, Any]], fmt: str) -> list[dict]:
+    """Drafts -> candidates in ``fmt``, with the answer sentence of the row's language as the summary."""
+    out = []
+    for draft in drafts:
+        sentence = answer_sentence(draft["draft_answer"], draft.get("lang"))
+        out.append(
+            {
+                **draft,
+                "reasoning": draft["draft_reasoning"],
+                "summary": sentence,
+                "completion": render(draft["draft_reasoning"], sentence, draft["draft_answer"], fmt),
+                "reward_format": 1.0,
+            }
+        )
+    if out and "solution" not in out[0]:
+        for candidate in out:  # no gold: the answer must at least be the one the input gave
+            candidate["solution"] = candidate.get("draft_answer")
+    return out
+
+
+def strip_work_columns(rows: Sequence[dict[str, Any]]) -> None:
+    for row in rows:
         for column in ("draft_reasoning", "draft_answer", "rewrite"):
             row.pop(column, None)
-    manifest: dict[str, Any] = {"kind": "cold_start", "command": list(command or []), "inputs": inputs or {}}
-    if summary is not None:
-        manifest = generation_manifest(
-            summary,
-            engine=engine,
-            params=params,
-            prompt=prompt,
-            store=store,
-            kind="cold_start",
-            command=command,
-            inputs=inputs,
-        )
-    drawn = len(summary.rows) if summary is not None and method != "refine" else len(rows)
-    manifest["parameters"] = {
-        **manifest.get("parameters", {}),
-        "method": method,
-        "format": fmt,
-        "k": k,
-        "refiner": refiner,
-        "lang_threshold": lang_threshold,
-        "rules": [r.name for r in rules],
-        "rewards": [r.name for r in rewards],
-    }
-    return assemble.write_sft(out_dir, kept, rejected, manifest, rewards, drawn=drawn)

@@ -8,14 +8,14 @@ student's tokenizer, because that is the budget the student trains under.
 
 from __future__ import annotations
 
-import statistics
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from generators import assemble
-from r1f.errors import ConfigError, DataError
+from generators.config import EngineConfig, GrowthConfig, OutputConfig, ProblemsConfig, SamplingConfig
+from generators.models import DEFAULT_MODEL
+from r1f.config import option
+from r1f.errors import ConfigError
 from r1f.schema import Messages
 
 THINK_PREFIX = "<think>\n"
@@ -23,13 +23,20 @@ THINK_PREFIX = "<think>\n"
 
 @dataclass(frozen=True)
 class TeacherPrompt:
-    """No system prompt; the problem as the user turn; optionally a forced ``<think>\\n`` start."""
+    """No system prompt (unless the teacher was trained with one); the problem as the user turn; optionally a
+    forced ``<think>\\n`` start."""
 
     force_think: bool = True
+    system_template: str | None = None
     name: str = "distill"
 
     def __call__(self, problem: dict[str, Any]) -> Messages:
-        messages: Messages = [{"role": "user", "content": problem["problem"]}]
+        from generators.prompts import build_prompt
+
+        if self.system_template:
+            messages: Messages = build_prompt(self.system_template, problem["problem"])
+        else:
+            messages = [{"role": "user", "content": problem["problem"]}]
         if self.force_think:
             messages.append({"role": "assistant", "content": THINK_PREFIX})
         return messages
@@ -49,68 +56,55 @@ def student_lengths(student: str, rows: Sequence[dict[str, Any]]) -> list[int]:
     return lengths
 
 
-def run_distill(
-    problems: Sequence[dict[str, Any]],
-    *,
-    engine: Any,
-    params: Any,
-    out_dir: str,
-    student: str = "smollm2-135m",
-    max_student_tokens: int = 2048,
-    force_think: bool = True,
-    lang_threshold: float = 0.95,
-    force: bool = False,
-    command: Sequence[str] | None = None,
-    inputs: dict[str, Any] | None = None,
-    on_chunk: Any = None,
-) -> dict[str, Any]:
-    """Teacher traces for ``problems``, verified, filtered to the student's length budget; returns counts."""
-    from generators.generate import generate_rows, generation_manifest, open_store
+@dataclass
+class DistillConfig(SamplingConfig, EngineConfig, ProblemsConfig, GrowthConfig, OutputConfig):
+    """``r1f distill``: a teacher's (--model) verified reasoning traces, sized for a student."""
 
-    if max_student_tokens < 16:
-        raise ConfigError(f"--max-student-tokens must be >= 16, got {max_student_tokens}")
-    if any(not str(p.get("solution") or "").strip() for p in problems):
-        raise DataError("distillation verifies every trace: each problem needs a 'solution' (--solution-column)")
-    store = open_store(out_dir, force=force)
-    prompt = TeacherPrompt(force_think=force_think)
-    summary = generate_rows(
-        problems, engine=engine, params=params, store=store, prompt=prompt, generator="distill", on_chunk=on_chunk
+    student: str = option(
+        DEFAULT_MODEL, help="The student whose tokenizer measures lengths (alias, directory or Hub id)."
     )
-    rows = [dict(r) for r in summary.rows]
-    rewards = assemble.verifier("think")
-    assemble.score(rows, rewards)
-    rules = assemble.default_rules()
-    candidates, rejected = [], []
-    for row in rows:
-        reason = assemble.first_failure(row, rules, lang_threshold=lang_threshold)
-        row["messages"] = assemble.sft_messages(None, row["problem"], row["completion"])
-        (rejected if reason else candidates).append({**row, "reject_reason": reason} if reason else row)
-    kept = []
+    max_student_tokens: int = option(2048, help="Drop traces longer than this in the student's tokens.")
+    force_think: bool = option(
+        True,
+        help="Start the teacher's answer with '<think>' and a newline (openai: needs a server that honours "
+        "continue_final_message, e.g. vLLM).",
+    )
+    teacher_template: str | None = option(
+        None,
+        help="System prompt the teacher gets: a template name (e.g. sft-think, for a teacher trained with it); "
+        "default none, as in the DeepSeek recipe. The student's rows never have one.",
+    )
+    n: int = option(1, help="Traces per problem.")
+    lang_threshold: float = option(0.95, help="Drop traces whose language consistency is below this.")
+    temperature: float = option(0.6, help="Sampling temperature; 0 is greedy (deterministic).")
+    top_p: float = option(0.95, help="Nucleus sampling threshold.")
+    max_new_tokens: int = option(1024, help="Most tokens per completion.")
+
+    def validate(self) -> None:
+        super().validate()
+        if self.max_student_tokens < 16:
+            raise ConfigError(f"--max-student-tokens must be >= 16, got {self.max_student_tokens}")
+        if self.teacher_template is not None:
+            from generators.prompts import TEMPLATES
+
+            if self.teacher_template not in TEMPLATES:
+                raise ConfigError(
+                    f"unknown teacher_template {self.teacher_template!r}; choose one of: {', '.join(TEMPLATES)}"
+                )
+
+    def prompt(self) -> TeacherPrompt:
+        return TeacherPrompt(force_think=self.force_think, system_template=self.teacher_template)
+
+
+def fit_student(
+    candidates: list[dict[str, Any]], student: str, max_student_tokens: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(rows within the student's budget, rows ``too_long_for_student``), each with ``student_tokens``."""
+    kept, rejected = [], []
     for row, length in zip(candidates, student_lengths(student, candidates) if candidates else []):
         row["student_tokens"] = length
         if length > max_student_tokens:
             rejected.append({**row, "reject_reason": "too_long_for_student"})
         else:
             kept.append(row)
-    manifest = generation_manifest(
-        summary,
-        engine=engine,
-        params=params,
-        prompt=prompt,
-        store=store,
-        kind="distill",
-        command=command or sys.argv,
-        inputs=inputs,
-    )
-    correct = [r.get("reward_accuracy") == 1.0 for r in rows]
-    manifest["teacher"] = {**engine.identity(), "sampling": params.as_dict(), "force_think": force_think}
-    manifest["parameters"].update(
-        student=student,
-        max_student_tokens=max_student_tokens,
-        lang_threshold=lang_threshold,
-        rules=[r.name for r in rules],
-    )
-    pass_rate = round(statistics.mean(correct), 4) if correct else None
-    return assemble.write_sft(
-        out_dir, kept, rejected, manifest, rewards, drawn=len(rows), extra_counts={"pass_rate": pass_rate}
-    )
+    return kept, rejected

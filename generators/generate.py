@@ -9,7 +9,6 @@ row. Each finished chunk is appended to the run store before the next one starts
 from __future__ import annotations
 
 import shutil
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -17,10 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from generators.config import EngineConfig, OutputConfig, ProblemsConfig, SamplingConfig
 from generators.engines.base import Completion, Engine, SamplingParams
 from generators.prompts import build_prompt
+from r1f.config import option
 from r1f.errors import DataError
-from r1f.io import versions, write_dataset
+from r1f.io import write_dataset
+from r1f.manifest import build_manifest
 from r1f.schema import Messages, stable_id
 from r1f.store import RunStore
 
@@ -44,6 +46,23 @@ OWN_COLUMNS = (
     "max_new_tokens",
     "seed",
 )
+
+
+@dataclass
+class GenerateConfig(SamplingConfig, EngineConfig, ProblemsConfig, OutputConfig):
+    """``r1f generate``: run problems through an engine and write a dataset of completions."""
+
+    template: str = option("r1-zero", help="Prompt template: r1-zero (think/answer tags), step-by-step, plain, ...")
+    n: int = option(1, help="Samples per problem.")
+
+    def validate(self) -> None:
+        super().validate()
+        from generators.prompts import TEMPLATES
+
+        if self.template not in TEMPLATES:
+            from r1f.errors import ConfigError
+
+            raise ConfigError(f"unknown prompt template {self.template!r}; choose one of: {', '.join(TEMPLATES)}")
 
 
 @dataclass
@@ -72,6 +91,14 @@ class RunSummary:
     @property
     def tokens_per_second(self) -> float:
         return self.new_tokens / self.generation_seconds if self.generation_seconds else 0.0
+
+    def timings(self) -> dict[str, Any]:
+        return {
+            "wall_seconds": round(self.seconds, 3),
+            "generation_seconds": round(self.generation_seconds, 3),
+            "new_tokens": self.new_tokens,
+            "tokens_per_second": round(self.tokens_per_second, 2),
+        }
 
     def counts(self) -> dict[str, Any]:
         reasons = Counter(r["finish_reason"] for r in self.rows)
@@ -112,7 +139,8 @@ def build_requests(
 
 
 def plan_chunks(requests: Sequence[Request], engine: Engine) -> list[list[Request]]:
-    """Deterministic chunks over *all* requests, so a resumed run sees the same chunks."""
+    """Deterministic chunks over *all* requests, so a resumed run (or any shard) sees the same chunks;
+    shard ``rank`` of ``world`` does chunks ``rank, rank + world, ...``."""
     unique = {r.key: r for r in requests}
     ordered = sorted(unique.values(), key=lambda r: (engine.sort_key(r.messages), r.key))
     size = max(1, engine.batch_size)
@@ -162,8 +190,10 @@ def generate_rows(
     generator: str | None = None,
     on_chunk: Callable[[int, int, int], None] | None = None,
     on_rows: Callable[[list[dict[str, Any]]], None] | None = None,
+    shard: tuple[int, int] = (0, 1),
 ) -> RunSummary:
-    """Generate what ``store`` lacks and return every row, in input order (then sample index).
+    """Generate what ``store`` lacks (of shard ``rank`` of ``world``) and return every finished row of the
+    whole run, in input order (then sample index); rows another shard has not finished yet are left out.
 
     Args:
         problems: rows with at least ``problem`` (and usually ``solution``, ``id``).
@@ -175,6 +205,7 @@ def generate_rows(
         on_chunk: progress callback ``(rows_done, rows_total, new_tokens)`` after each chunk.
         on_rows: called with every finished chunk's rows (new or reused), e.g. to score them while the
             next chunk generates.
+        shard: ``(rank, world)``: generate only this shard's chunks.
     """
     started = time.time()
     generator = generator or (f"generate/{prompt}" if isinstance(prompt, str) else "generate/custom")
@@ -190,7 +221,10 @@ def generate_rows(
     if on_chunk:
         on_chunk(finished, total_rows, 0)
     pending = finished < total_rows
-    for chunk in plan_chunks(requests, engine) if pending else []:
+    rank, world = shard
+    for index, chunk in enumerate(plan_chunks(requests, engine) if pending else []):
+        if index % world != rank:
+            continue
         todo = [r for r in chunk if any(i not in done for i in r.row_ids)]
         if not todo:
             continue
@@ -211,7 +245,7 @@ def generate_rows(
         if on_chunk:
             on_chunk(finished, total_rows, summary.new_tokens)
     done = store.rows()
-    summary.rows = [done[row_id] for request in unique for row_id in request.row_ids]
+    summary.rows = [done[row_id] for request in unique for row_id in request.row_ids if row_id in done]
     summary.seconds = time.time() - started
     return summary
 
@@ -224,30 +258,24 @@ def generation_manifest(
     prompt: str | PromptFn,
     store: RunStore,
     kind: str = "generations",
-    command: Sequence[str] | None = None,
     inputs: dict[str, Any] | None = None,
+    parameters: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The manifest fields every generating command records."""
-    return {
-        "kind": kind,
-        "command": list(command or sys.argv),
-        "inputs": inputs or {},
-        "parameters": {
+    """The manifest of a dataset made by generating: the prompt, sampling, engine, counts and timings."""
+    return build_manifest(
+        kind,
+        parameters={
+            **(parameters or {}),
             "prompt": prompt if isinstance(prompt, str) else getattr(prompt, "name", "custom"),
             "sampling": params.as_dict(),
             "batch_size": engine.batch_size,
         },
-        "model": engine.identity(),
-        "versions": versions(),
-        "counts": summary.counts(),
-        "timings": {
-            "wall_seconds": round(summary.seconds, 3),
-            "generation_seconds": round(summary.generation_seconds, 3),
-            "new_tokens": summary.new_tokens,
-            "tokens_per_second": round(summary.tokens_per_second, 2),
-        },
-        "run_store": str(store.root),
-    }
+        inputs=inputs,
+        counts=summary.counts(),
+        model=engine.identity(),
+        timings=summary.timings(),
+        run_store=str(store.root),
+    )
 
 
 def open_store(out_dir: str | Path, *, force: bool = False) -> RunStore:
@@ -267,14 +295,14 @@ def run_generation(
     out_dir: str | Path,
     template: str | PromptFn = "r1-zero",
     force: bool = False,
-    command: Sequence[str] | None = None,
     inputs: dict[str, Any] | None = None,
+    parameters: dict[str, Any] | None = None,
     on_chunk: Callable[[int, int, int], None] | None = None,
 ) -> RunSummary:
     """Generate completions for ``problems`` into the dataset ``out_dir``, resuming from its run store.
 
-    See :func:`generate_rows` for the arguments; ``force`` discards the run store first. The dataset is
-    written atomically with a manifest (command, parameters, model, versions, counts, timings).
+    The library form of the ``generate`` step, for callers that hold an engine already (the evaluator,
+    benchmarks). See :func:`generate_rows` for the arguments; ``force`` discards the run store first.
     """
     started = time.time()
     store = open_store(out_dir, force=force)
@@ -283,7 +311,7 @@ def run_generation(
     summary.out_dir = Path(out_dir)
     summary.seconds = time.time() - started
     manifest = generation_manifest(
-        summary, engine=engine, params=params, prompt=template, store=store, command=command, inputs=inputs
+        summary, engine=engine, params=params, prompt=template, store=store, inputs=inputs, parameters=parameters
     )
     write_dataset(out_dir, {"train": summary.rows}, manifest)
     return summary

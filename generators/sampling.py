@@ -1,22 +1,22 @@
 """Rejection sampling (R1 stage 2 data): k completions per problem, verified, the best kept.
 
-Scoring overlaps generation: each finished chunk's rows go to a scoring thread while the engine
-generates the next chunk (the accuracy reward's work happens in its worker processes, so the
-thread mostly waits on pipes and the GIL stays free for generation).
+Scoring overlaps generation (see ``generators.steps.SampleStep``): each finished chunk's rows go to a
+scoring thread while the engine generates the next chunk (the accuracy reward's work happens in its
+worker processes, so the thread mostly waits on pipes and the GIL stays free for generation).
 """
 
 from __future__ import annotations
 
 import statistics
-import sys
 from collections import defaultdict
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from filters.text import completion_text
 from generators import assemble
-from generators.prompts import SFT_SYSTEM
+from generators.config import EngineConfig, GrowthConfig, OutputConfig, ProblemsConfig, SamplingConfig
+from r1f.config import option
 from r1f.errors import ConfigError, DataError
 from r1f.schema import stable_id
 
@@ -47,93 +47,83 @@ def rank_key(row: dict[str, Any]) -> tuple:
     )
 
 
-def run_sample(
-    problems: Sequence[dict[str, Any]],
-    *,
-    engine: Any,
-    params: Any,
-    out_dir: str,
-    prompt: Any = "r1-zero",
-    select: str = "all",
-    best_m: int = 1,
-    pass_rate: str | None = None,
-    lang_threshold: float = 0.95,
-    fmt: str = "think",
-    mix: Sequence[dict[str, Any]] | None = None,
-    mix_ratio: float = 0.0,
-    force: bool = False,
-    command: Sequence[str] | None = None,
-    inputs: dict[str, Any] | None = None,
-    on_chunk: Any = None,
-) -> dict[str, Any]:
-    """Draw ``params.n`` completions per problem, verify them, keep all correct (or the best ``best_m``).
+@dataclass
+class SampleConfig(SamplingConfig, EngineConfig, ProblemsConfig, GrowthConfig, OutputConfig):
+    """``r1f sample``: rejection sampling -- k completions per problem, verified, the correct (or best) kept."""
 
-    Returns the manifest's counts. Output splits: ``train`` (SFT ``messages``), ``rejected`` (with
-    ``reject_reason``) and ``problems`` (one row per problem: pass rate, kept count).
-    """
-    from generators.generate import generate_rows, generation_manifest, open_store
+    k: int = option(4, help="Completions drawn per problem.")
+    select: str = option("all", help="all (every correct sample) or best (the best --best-m per problem).")
+    best_m: int = option(
+        1, help="With --select best: samples kept per problem (correct first, then format, language, shorter)."
+    )
+    pass_rate: str | None = option(
+        None, help="Keep only problems whose pass rate (correct/k) lies in LOW:HIGH, e.g. 0.2:0.8."
+    )
+    format: str = option("think", help="Form the completions must have: think (<think>/<answer> tags) or r1.")
+    template: str = option("r1-zero", help="Prompt template: r1-zero, r1-zero-fewshot, sft-think, step-by-step, plain.")
+    lang_threshold: float = option(0.95, help="Drop samples whose language consistency is below this.")
+    mix: str | None = option(
+        None, help="Non-reasoning SFT data to mix in: builtin-chat, or a file with prompt and response columns."
+    )
+    mix_ratio: float = option(0.0, help="Share of the final dataset that --mix rows make up.")
+    temperature: float = option(0.7, help="Sampling temperature; 0 is greedy (deterministic).")
+    top_p: float = option(0.95, help="Nucleus sampling threshold.")
 
-    if select not in SELECT:
-        raise ConfigError(f"--select must be all or best, got {select!r}")
-    if best_m < 1:
-        raise ConfigError(f"--best-m must be >= 1, got {best_m}")
+    def samples(self) -> int:
+        return self.k
+
+    def validate(self) -> None:
+        if self.k < 1:
+            raise ConfigError(f"--k must be at least 1, got {self.k}")
+        super().validate()
+        if self.select not in SELECT:
+            raise ConfigError(f"--select must be all or best, got {self.select!r}")
+        if self.best_m < 1:
+            raise ConfigError(f"--best-m must be >= 1, got {self.best_m}")
+        parse_pass_rate(self.pass_rate)
+        if self.mix_ratio and not 0 < self.mix_ratio < 1:
+            raise ConfigError(f"--mix-ratio must be in (0, 1), got {self.mix_ratio}")
+        from generators.coldstart import check_format
+        from generators.prompts import TEMPLATES
+
+        check_format(self.format)
+        if self.template not in TEMPLATES:
+            raise ConfigError(f"unknown prompt template {self.template!r}; choose one of: {', '.join(TEMPLATES)}")
+
+
+def require_gold(problems: Sequence[dict[str, Any]], what: str) -> None:
+    """Refuse problems without a gold answer, naming the rows, before anything is generated."""
     missing = [i + 1 for i, p in enumerate(problems) if not str(p.get("solution") or "").strip()]
     if missing:
         raise DataError(
-            f"rejection sampling needs a gold answer per problem; rows {missing[:5]} have no 'solution' "
+            f"{what} needs a gold answer per problem; rows {missing[:5]} have no 'solution' "
             "(pass --solution-column NAME)"
         )
-    window = parse_pass_rate(pass_rate)
-    rewards = assemble.verifier(fmt)
-    rules = assemble.default_rules()
-    store = open_store(out_dir, force=force)
-    scoring = ThreadPoolExecutor(max_workers=1, thread_name_prefix="r1f-score")
-    futures: list[Future] = []
-    scores: dict[str, dict[str, Any]] = {}
 
-    def score_rows(rows: list[dict[str, Any]]) -> None:
-        batch = [dict(r) for r in rows]
-        assemble.score(batch, rewards)
-        for row in batch:
-            scores[row["id"]] = {k: v for k, v in row.items() if k.startswith("reward_")}
 
-    try:
-        summary = generate_rows(
-            problems,
-            engine=engine,
-            params=params,
-            store=store,
-            prompt=prompt,
-            generator="rejection-sampling",
-            on_chunk=on_chunk,
-            on_rows=lambda rows: futures.append(scoring.submit(score_rows, rows)),
-        )
-        for future in futures:
-            future.result()
-    finally:
-        scoring.shutdown(wait=True)
-    unscored = [r for r in summary.rows if r["id"] not in scores]
-    if unscored:
-        score_rows(unscored)
-    for row in summary.rows:
-        row.update(scores[row["id"]])
+def select(
+    rows: Sequence[dict[str, Any]], config: SampleConfig, decision: Any, system: str
+) -> tuple[list[dict], list[dict], list[dict]]:
+    """Per problem: pass rate, eligible samples (the decision), the chosen ones, the window.
 
+    Returns (kept rows with SFT ``messages``, rejected rows with reasons, the per-problem table).
+    """
+    window = parse_pass_rate(config.pass_rate)
     by_problem: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in summary.rows:
+    for row in rows:
         by_problem[row["problem_id"]].append(row)
     kept, rejected, table = [], [], []
-    system = SFT_SYSTEM["think"] if fmt == "think" else SFT_SYSTEM["r1"]
     for problem_id, samples in by_problem.items():
         correct = sum(1 for s in samples if s.get("reward_accuracy") == 1.0)
         rate = correct / len(samples)
         eligible, dropped = [], []
         for sample in samples:
             sample["pass_rate"] = rate
-            reason = assemble.first_failure(sample, rules, lang_threshold=lang_threshold)
+            reason = decision.reason(sample)
             (dropped if reason else eligible).append((sample, reason))
         in_window = window is None or window[0] <= rate <= window[1]
         eligible.sort(key=lambda pair: rank_key(pair[0]))
-        chosen = eligible if select == "all" else eligible[:best_m]
+        chosen = eligible if config.select == "all" else eligible[: config.best_m]
         for sample, _ in eligible[len(chosen) :]:
             dropped.append((sample, "not_best"))
         for sample, _ in chosen:
@@ -154,55 +144,33 @@ def run_sample(
                 "k": len(samples),
                 "correct": correct,
                 "pass_rate": rate,
-                "kept": sum(1 for s, _ in chosen if in_window),
+                "kept": sum(1 for _ in chosen) if in_window else 0,
                 "in_pass_rate_window": in_window,
             }
         )
-    mixed = _mix(mix or [], mix_ratio, len(kept), system, params.seed)
-    manifest = generation_manifest(
-        summary,
-        engine=engine,
-        params=params,
-        prompt=prompt,
-        store=store,
-        kind="rejection_sampled",
-        command=command or sys.argv,
-        inputs=inputs,
-    )
-    drawn = len(summary.rows)
-    manifest["parameters"].update(
-        select=select,
-        best_m=best_m,
-        pass_rate=pass_rate,
-        lang_threshold=lang_threshold,
-        format=fmt,
-        rules=[r.name for r in rules],
-        rewards=[r.name for r in rewards],
-        mix_ratio=mix_ratio,
-        mixed_rows=len(mixed),
-    )
+    return kept, rejected, table
+
+
+def pass_rate_counts(table: Sequence[dict[str, Any]]) -> dict[str, Any]:
     rates = [t["pass_rate"] for t in table]
-    extra = {
+    return {
         "problems": len(table),
         "pass_rate": round(statistics.mean(rates), 4) if rates else None,
         "problems_in_window": sum(1 for t in table if t["in_pass_rate_window"]),
-        "non_reasoning_rows": len(mixed),
     }
-    return assemble.write_sft(
-        out_dir,
-        kept,
-        rejected,
-        manifest,
-        rewards,
-        drawn=drawn,
-        extra_counts=extra,
-        extra_train=mixed,
-        extra_splits={"problems": table},
-        extra_plots={"pass_rate": rates},
-    )
 
 
-def _mix(rows: Sequence[dict[str, Any]], ratio: float, reasoning_rows: int, system: str, seed: int) -> list[dict]:
+def load_mix(spec: str | None) -> list[dict[str, Any]]:
+    """Non-reasoning rows: ``builtin-chat`` (shipped), or a file/dataset with prompt and response columns."""
+    from generators.chat import BUILTIN_CHAT, chat_rows
+    from r1f.io import read_rows
+
+    if not spec:
+        return []
+    return chat_rows() if spec == BUILTIN_CHAT else read_rows(spec)
+
+
+def mix_rows(rows: Sequence[dict[str, Any]], ratio: float, reasoning_rows: int, seed: int) -> list[dict]:
     """Non-reasoning SFT rows so that they make up ``ratio`` of the final dataset (seeded choice)."""
     if not rows or ratio <= 0:
         return []
@@ -223,6 +191,7 @@ def _mix(rows: Sequence[dict[str, Any]], ratio: float, reasoning_rows: int, syst
             "messages": [{"role": "user", "content": r["prompt"]}, {"role": "assistant", "content": r["response"]}],
             "generator": "non-reasoning-mix",
             "source": r.get("source", "mix"),
+            "lang": r.get("lang"),
         }
         for r in chosen
     ]

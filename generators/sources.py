@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from generators.problems import LANGUAGES, heldout_problems, make_problems
+from generators.problems import DIFFICULTIES, FAMILIES, LANGUAGES, heldout_problems, make_problems
 from r1f.errors import DataError
 from r1f.io import map_columns, read_rows
 from r1f.schema import stable_id
@@ -21,6 +21,8 @@ def load_problems(
     n: int | None = None,
     seed: int = 0,
     languages: Sequence[str] = LANGUAGES,
+    families: Sequence[str] = FAMILIES,
+    difficulties: Sequence[int] = DIFFICULTIES,
     problem_column: str = "problem",
     solution_column: str | None = "solution",
     split: str = "train",
@@ -31,13 +33,13 @@ def load_problems(
         source: ``builtin``, ``heldout``, a jsonl/parquet/csv file, a factory dataset directory or a Hub name.
         n: how many (built-in: how many to make; files: the first ``n``).
         seed: seed of the built-in generator.
-        languages: languages of the built-in generator.
+        languages, families, difficulties: what the built-in generator draws from.
         problem_column: the column holding the problem text in a file or Hub dataset.
         solution_column: the column holding the gold answer; ``None`` when there is none.
         split: the split to read from a Hub dataset or a multi-split directory.
     """
     if source == BUILTIN:
-        return make_problems(n or 32, seed=seed, languages=languages)
+        return make_problems(n or 32, seed=seed, languages=languages, families=families, difficulties=difficulties)
     if source == HELDOUT:
         rows = heldout_problems()
         return rows[:n] if n else rows

@@ -47,7 +47,7 @@ def print_rows(rows: Sequence[dict[str, Any]]) -> None:
 
 
 def print_stats(rows: Sequence[dict[str, Any]], *, title: str, columns: Sequence[str] | None = None) -> None:
-    from curation.stats import describe
+    from r1f.stats import describe
 
     stats = describe(rows)
     table = Table(title=title, title_justify="left")

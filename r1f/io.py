@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +176,24 @@ def map_columns(rows: list[dict[str, Any]], mapping: Mapping[str, str], *, sourc
     return out
 
 
+def write_rows(out: str | Path, rows: list[dict[str, Any]], manifest: Mapping[str, Any]) -> Path:
+    """Write rows to a ``.jsonl`` or ``.parquet`` file (atomically), or else as a dataset directory."""
+    out = Path(out)
+    if out.suffix not in (".jsonl", ".parquet"):
+        return write_dataset(out, {"train": rows}, manifest)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    if out.suffix == ".jsonl":
+        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist(rows), tmp)
+    os.replace(tmp, out)
+    return out
+
+
 def write_dataset(
     out_dir: str | Path,
     splits: Mapping[str, Iterable[Mapping[str, Any]]],
@@ -276,23 +294,3 @@ def read_manifest(directory: str | Path) -> dict[str, Any] | None:
     """The manifest of a factory dataset directory, or None for any other table."""
     path = Path(directory) / MANIFEST
     return json.loads(path.read_text()) if path.is_file() else None
-
-
-#: packages whose versions change generated results, recorded in every generation manifest
-RESULT_PACKAGES = ("torch", "transformers", "datasets", "vllm", "trl", "math-verify")
-
-
-def versions(packages: Sequence[str] = RESULT_PACKAGES) -> dict[str, str]:
-    """r1-factory's, Python's and the installed ``packages``' versions, for a manifest (absent ones left out)."""
-    import platform
-    from importlib.metadata import PackageNotFoundError, version
-
-    from r1f import __version__
-
-    found = {"r1-factory": __version__, "python": platform.python_version()}
-    for package in packages:
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            pass
-    return found

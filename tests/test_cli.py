@@ -28,6 +28,7 @@ COMMANDS = [
     "review status",
     "train grpo",
     "train sft",
+    "run",
 ]
 
 

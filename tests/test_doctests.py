@@ -8,7 +8,9 @@ import pytest
 MODULES = [
     "r1f.schema",
     "generators.problems",
-    "curation.stats",
+    "r1f.stats",
+    "r1f.config",
+    "generators.config",
     "filters.text",
     "filters.rewards.accuracy",
     "filters.rewards.format",

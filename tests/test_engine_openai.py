@@ -17,7 +17,7 @@ SECRET = "sk-test-do-not-print-0123456789"
 
 
 def test_real_server_concurrent_with_n_fallback(served, model_dir):
-    engine = make_engine("openai", model=model_dir, base_url=served, concurrency=4, max_retries=1, timeout=120)
+    engine = make_engine("openai", model_dir, {"base_url": served, "concurrency": 4, "max_retries": 1, "timeout": 120})
     prompts = [build_prompt("plain", p["problem"]) for p in make_problems(4, seed=2, languages=["en"])]
     out = engine.generate(prompts, SamplingParams(n=2, temperature=0.8, max_new_tokens=12, seed=3))
     assert [len(samples) for samples in out] == [2, 2, 2, 2]
@@ -59,7 +59,7 @@ def test_cli_against_real_server_never_prints_the_key(served, model_dir, tmp_pat
 def test_retries_429_and_500_then_succeeds():
     with FaultServer([429, 500, 503]) as server:
         engine = make_engine(
-            "openai", model="m", base_url=server.url, max_retries=4, backoff=0.01, api_key_env="R1F_TEST_KEY"
+            "openai", "m", {"base_url": server.url, "max_retries": 4, "backoff": 0.01, "api_key_env": "R1F_TEST_KEY"}
         )
         out = engine.generate([[{"role": "user", "content": "2+2?"}]], SamplingParams(max_new_tokens=8))
     assert out[0][0].text == "<answer>4</answer>" and out[0][0].completion_tokens == 5
@@ -69,7 +69,7 @@ def test_retries_429_and_500_then_succeeds():
 def test_sends_the_key_from_the_named_variable(monkeypatch):
     monkeypatch.setenv("R1F_TEST_KEY", SECRET)
     with FaultServer([]) as server:
-        engine = make_engine("openai", model="m", base_url=server.url, api_key_env="R1F_TEST_KEY")
+        engine = make_engine("openai", "m", {"base_url": server.url, "api_key_env": "R1F_TEST_KEY"})
         engine.generate([[{"role": "user", "content": "hi"}]], SamplingParams(max_new_tokens=4))
     assert server.requests[0]["auth"] == f"Bearer {SECRET}"
     assert server.requests[0]["body"]["max_tokens"] == 4
@@ -77,7 +77,7 @@ def test_sends_the_key_from_the_named_variable(monkeypatch):
 
 def test_server_that_never_answers_gives_a_clear_error():
     with FaultServer(["hang", "hang"]) as server:
-        engine = make_engine("openai", model="m", base_url=server.url, timeout=0.5, max_retries=1, backoff=0.01)
+        engine = make_engine("openai", "m", {"base_url": server.url, "timeout": 0.5, "max_retries": 1, "backoff": 0.01})
         started = time.time()
         with pytest.raises(EngineError, match=r"failed after 2 attempts.*timeout"):
             engine.generate([[{"role": "user", "content": "hi"}]], SamplingParams(max_new_tokens=4))

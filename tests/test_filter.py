@@ -170,7 +170,7 @@ def test_killed_scoring_run_resumes(tmp_path):
                 + "\n"
             )
     out = tmp_path / "scored"
-    store = RunStore.beside(out)
+    store = RunStore(RunStore.beside(out).root / "scores")  # the score cache inside the run store
     args = ["score", str(source), "--out", str(out), "--rewards", "accuracy,format,language_consistency"]
     kill_after_chunks(args, store.chunks, 1, timeout=120)
     done_at_kill = len(RunStore(store.root).rows())

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from curation.review.server import Credentials
+from curation.review.credentials import Credentials
 from r1f.io import read_manifest, read_rows, write_dataset
 from tests.conftest import ROOT, run_r1f
 
@@ -270,3 +270,52 @@ def test_wrong_api_key_is_one_line(argilla):
     result = _run("review", "status", "cold-review", credentials=wrong)
     assert result.returncode == 1 and "refused the API key" in result.stderr and result.stderr.count("\n") == 1
     assert "r1f.not-the-key" not in result.stderr
+
+
+def test_recipe_review_gate_stops_then_continues_with_the_reviewed_rows(argilla, tmp_path):
+    """``review: true`` on a stage: the run pushes its rows, stops (exit 75), and the next run pulls the reviews."""
+    import yaml
+
+    from tests.test_coldstart import write_messy
+
+    credentials, _ = argilla
+    messy = write_messy(tmp_path / "r1zero.jsonl")
+    recipe = {
+        "name": "gate",
+        "format": "r1",
+        "stages": {
+            "cold": {"step": "cold-start", "config": {"method": "refine", "problems": str(messy)}, "review": True},
+            "picked": {"step": "filter", "inputs": {"source": "cold"}, "config": {"rewards": "accuracy"}},
+        },
+    }
+    path = tmp_path / "gate.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    run_dir = tmp_path / "run"
+    stopped = _run("run", str(path), "--run-dir", str(run_dir), credentials=credentials)
+    assert stopped.returncode == 75, stopped.stdout[-3000:] + stopped.stderr[-3000:]
+    assert "waiting for review in Argilla" in stopped.stdout and "gate-cold" in stopped.stdout
+    assert not (run_dir / "picked").exists()
+    plan = _run("run", str(path), "--run-dir", str(run_dir), "--dry-run", credentials=credentials)
+    assert "waiting for human review" in plan.stdout
+
+    import argilla as rg
+
+    client = rg.Argilla(api_url=credentials.api_url, api_key=credentials.api_key)
+    dataset = client.datasets(name="gate-cold", workspace=credentials.username)
+    alice = _reviewer_key(credentials, "alice")
+    queue = _pending(credentials, dataset.id, alice)
+    kept = read_rows(run_dir / "cold")
+    assert sorted(queue) == sorted(r["id"] for r in kept)
+    accepted, rejected = sorted(queue)[:2], sorted(queue)[2]
+    for row_id in accepted:
+        _respond(credentials, alice, queue[row_id], {"verdict": "accept"})
+    _respond(credentials, alice, queue[rejected], {"verdict": "reject", "reason": "too terse"})
+
+    done = _run("run", str(path), "--run-dir", str(run_dir), credentials=credentials)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    reviewed = read_rows(run_dir / "cold-reviewed")
+    assert sorted(r["id"] for r in reviewed) == accepted
+    assert read_rows(run_dir / "cold-reviewed", split="rejected")[0]["review_reason"] == "too terse"
+    picked = read_rows(run_dir / "picked")
+    assert sorted(r["id"] for r in picked) == accepted  # the next stage read the reviewed rows
+    assert credentials.api_key not in done.stdout + done.stderr + (run_dir / "report.md").read_text()

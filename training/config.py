@@ -1,68 +1,31 @@
-"""YAML recipes for the training stages, in open-r1's style: flat keys, TRL's own field names.
+"""The training stages' typed configs, and YAML recipes in open-r1's style: flat keys, TRL's own field names.
 
-A recipe mixes our keys (what to train on: model, dataset, rewards, prompt template) with fields of
-TRL's config dataclass (``GRPOConfig`` / ``SFTConfig``). Every key is checked before any model
-loads; an unknown one is a one-line error that suggests the nearest valid names. Command-line
-``--set key=value`` overrides the file (values are read as YAML: ``--set max_steps=3``).
+A recipe mixes our keys (what to train: model, dataset, rewards, prompt template; the fields of
+:class:`GRPOTrainConfig` / :class:`SFTTrainConfig`) with fields of TRL's config dataclass
+(``GRPOConfig`` / ``SFTConfig``), which go to ``trl``. Every key is checked before any model loads:
+an unknown one is a one-line error that suggests the nearest valid names, and a TRL field whose value
+has the wrong type (``learning_rate: abc``) is refused too. ``--set key=value`` overrides the file.
+
+TRL's field names and types are read once per TRL version and cached (importing TRL costs seconds, and
+a fully cached ``r1f run`` must not pay them).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import re
-from collections.abc import Sequence
+import json
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from generators.models import DEFAULT_MODEL
+from r1f.config import Config, TypeMismatch, coerce, load_yaml, option, parse_overrides, suggest
 from r1f.errors import ConfigError
 
 RECIPES = Path(__file__).parent / "recipes"
-
-
-class _RecipeLoader(yaml.SafeLoader):
-    """YAML as people write recipes: only true/false are booleans (``save_strategy: no`` stays "no")."""
-
-
-_RecipeLoader.yaml_implicit_resolvers = {
-    key: [(tag, regex) for tag, regex in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_RecipeLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-# and 1e-6 is a float (YAML 1.1 wants "1.0e-6", so learning_rate=1e-6 would arrive as a string)
-_RecipeLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$"), list("-+0123456789.")
-)
-
-
-def _yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_RecipeLoader)  # noqa: S506 - a SafeLoader subclass
-
-
-#: keys that are ours, per stage, with their defaults; everything else must be a TRL config field
-OUR_KEYS: dict[str, dict[str, Any]] = {
-    "grpo": {
-        "model": "smollm2-135m",
-        "dataset": "builtin",
-        "dataset_split": "train",
-        "n_problems": 64,
-        "languages": "en,es,fr,de,zh",
-        "problem_seed": 0,
-        "prompt_template": "r1-zero-fewshot",
-        "rewards": "accuracy,format,tag_count",
-        "reward_weights": None,
-    },
-    "sft": {
-        "model": "smollm2-135m",
-        "dataset": None,
-        "dataset_split": "train",
-        "chat_template": "chatml-generation",
-    },
-}
 
 
 def recipe_path(name_or_path: str) -> Path:
@@ -82,38 +45,198 @@ def load_recipe(name_or_path: str | None, overrides: Sequence[str] = ()) -> dict
     recipe: dict[str, Any] = {}
     if name_or_path:
         path = recipe_path(name_or_path)
-        try:
-            recipe = _yaml(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+        recipe = load_yaml(path.read_text(), where=str(path)) or {}
         if not isinstance(recipe, dict):
             raise ConfigError(f"{path}: a recipe is a flat mapping of key: value")
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r}: write key=value, e.g. --set max_steps=3")
-        recipe[key.strip()] = _yaml(value)
+    recipe.update(parse_overrides(overrides))
     return recipe
 
 
-def split_recipe(stage: str, recipe: dict[str, Any], config_cls: type) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(our settings with defaults, TRL config kwargs); unknown keys fail with suggestions."""
-    ours = dict(OUR_KEYS[stage])
-    trl_fields = {f.name for f in dataclasses.fields(config_cls) if f.init}
-    trl: dict[str, Any] = {}
-    for key, value in recipe.items():
-        if key in ours:
-            ours[key] = value
-        elif key in trl_fields:
-            trl[key] = value
+# -- TRL's fields, typed, cached -------------------------------------------------------------------------
+
+_SIMPLE = {int: "int", float: "float", bool: "bool", str: "str", type(None): "None", dict: "dict"}
+_PARSE = {v: k for k, v in _SIMPLE.items()}
+
+
+def _simple(tp: Any) -> str:
+    """A TRL field type as a small string we can cache and check against (``float``, ``int|None``, ``any``)."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp in _SIMPLE:
+        return _SIMPLE[tp]
+    if origin in (typing.Union, types.UnionType):
+        parts = [_simple(a) for a in args]
+        return "any" if "any" in parts else "|".join(dict.fromkeys(parts))
+    if origin is list:
+        inner = _simple(args[0]) if args else "any"
+        return f"list[{inner}]" if inner in ("int", "float", "str", "bool") else "list"
+    if origin is dict:
+        return "dict"
+    if isinstance(tp, type) and issubclass(tp, str):  # TRL's str enums
+        return "str"
+    return "any"
+
+
+def _parse_simple(spec: str) -> Any:
+    parts = []
+    for part in spec.split("|"):
+        if part == "any":
+            return Any
+        if part.startswith("list["):
+            parts.append(list[_PARSE[part[5:-1]]])  # type: ignore[index]
+        elif part == "list":
+            parts.append(list)
         else:
-            near = difflib.get_close_matches(key, [*ours, *trl_fields], n=3)
-            hint = f"; did you mean {', '.join(near)}?" if near else ""
+            parts.append(_PARSE[part])
+    tp = parts[0]
+    for part in parts[1:]:
+        tp = typing.Union[tp, part]  # noqa: UP007 - built at run time
+    return tp
+
+
+def trl_fields(stage: str) -> dict[str, str]:
+    """``{field: simple type}`` of TRL's ``GRPOConfig`` (stage ``grpo``) or ``SFTConfig`` (``sft``)."""
+    from importlib.metadata import version
+
+    from generators.models import cache_dir
+
+    cache = cache_dir() / "trl-fields" / f"{stage}-{version('trl')}.json"
+    if cache.is_file():
+        return json.loads(cache.read_text())
+    import trl
+
+    cls = trl.GRPOConfig if stage == "grpo" else trl.SFTConfig
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: _simple(hints.get(f.name, Any)) for f in dataclasses.fields(cls) if f.init}
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(".tmp")
+    tmp.write_text(json.dumps(fields, indent=0, sort_keys=True))
+    tmp.replace(cache)
+    return fields
+
+
+# -- the configs -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainConfig(Config):
+    """What every training stage has: the start model, where the result goes, and TRL's own fields."""
+
+    stage: typing.ClassVar[str] = ""
+
+    recipe: str | None = option(
+        None, help="A recipe YAML file or a shipped recipe name (training/recipes/); other keys override it."
+    )
+    model: str = option(DEFAULT_MODEL, help="Start model: alias, local directory (an earlier stage) or Hub id.")
+    output_dir: str = option("", help="Where the model, checkpoints and model card go.", fingerprint=False)
+    resume: bool = option(
+        True,
+        help="Continue from the last complete checkpoint in output_dir when the same settings made it (rerun a "
+        "killed run to go on); --no-resume starts over.",
+        fingerprint=False,
+    )
+    trl: dict[str, Any] = option(
+        default_factory=dict, cli=False, help="Fields of TRL's config (GRPOConfig / SFTConfig), by their own names."
+    )
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, where: str = "") -> Any:
+        """Recipe keys: ours by field name, the rest must be TRL fields (checked, types included)."""
+        prefix = f"{where}: " if where else ""
+        data = dict(data)
+        if data.get("recipe"):
+            data = {**load_recipe(str(data["recipe"])), **data}
+        ours = [n for n in cls.field_names() if n != "trl"]
+        fields = trl_fields(cls.stage)
+        trl_values: dict[str, Any] = dict(data.pop("trl", None) or {})
+        own: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in ours:
+                own[key] = value
+            elif key in fields:
+                trl_values[key] = value
+            else:
+                raise ConfigError(
+                    f"{prefix}recipe key {key!r} is neither a r1-factory setting ({', '.join(ours)}) nor a field of "
+                    f"TRL's {'GRPOConfig' if cls.stage == 'grpo' else 'SFTConfig'}{suggest(key, [*ours, *fields])}"
+                )
+        for key, value in list(trl_values.items()):
+            if key not in fields:
+                raise ConfigError(f"{prefix}{key!r} is not a field of TRL's config{suggest(key, list(fields))}")
+            try:
+                trl_values[key] = coerce(value, _parse_simple(fields[key]))
+            except TypeMismatch:
+                raise ConfigError(
+                    f"{prefix}{key} must be {fields[key].replace('|', ' or ')}, got {value!r}; fix it in the recipe "
+                    f"or --set {key}=..."
+                ) from None
+        own["trl"] = trl_values
+        return super().from_mapping(own, where=where)
+
+    def fingerprint_dict(self) -> dict[str, Any]:
+        data = super().fingerprint_dict()
+        data["trl"] = {k: v for k, v in self.trl.items() if k not in UNFINGERPRINTED}
+        return data
+
+    def flat(self) -> dict[str, Any]:
+        """The recipe as people write it: our keys that are set, then TRL's, in one flat mapping."""
+        ours = {k: v for k, v in self.to_dict().items() if k != "trl" and v not in (None, "", [], {})}
+        return {**ours, **self.trl}
+
+    def trl_kwargs(self, default_dir: str) -> dict[str, Any]:
+        """TRL config kwargs: the recipe's, CPU-safe defaults without a GPU, our output dir."""
+        out = device_defaults(self.trl)
+        out["output_dir"] = self.output_dir or default_dir
+        return out
+
+
+#: TRL fields that cannot change what is learned
+UNFINGERPRINTED = {"logging_steps", "report_to", "save_steps", "save_strategy", "save_total_limit", "log_completions"}
+
+
+@dataclass
+class GRPOTrainConfig(TrainConfig):
+    """``r1f train grpo``: R1-Zero and reasoning RL with GRPO and rewards from the registry."""
+
+    stage: typing.ClassVar[str] = "grpo"
+
+    dataset: str = option("builtin", help="builtin, heldout, or a dataset/file with prompt or problem rows.")
+    dataset_split: str = option("train", help="Split of the dataset to train on.")
+    n_problems: int = option(64, help="Built-in problems to make (builtin/heldout only).")
+    languages: list[str] = option(
+        default_factory=lambda: ["en", "es", "fr", "de", "zh"], help="Languages of built-in problems."
+    )
+    families: list[str] | None = option(None, help="Built-in problem families (default: all).")
+    difficulties: list[int] | None = option(None, help="Built-in difficulty levels (default: all).")
+    problem_seed: int = option(0, help="Seed of the built-in problems.")
+    prompt_template: str = option(
+        "r1-zero-fewshot", help="Prompt template for rows without a 'prompt' (see generators/prompts.py)."
+    )
+    rewards: str = option("accuracy,format,tag_count", help="Rewards by registry name, with parameters.")
+    reward_weights: list[float] | None = option(None, help="One weight per reward (TRL's reward_weights).")
+
+    def validate(self) -> None:
+        from filters.registry import parse_rewards
+        from generators.prompts import TEMPLATES
+
+        if self.prompt_template not in TEMPLATES:
             raise ConfigError(
-                f"recipe key {key!r} is neither a r1-factory setting ({', '.join(ours)}) "
-                f"nor a field of TRL's {config_cls.__name__}{hint}"
+                f"prompt_template {self.prompt_template!r} is not a template; choose one of: {', '.join(TEMPLATES)}"
             )
-    return ours, trl
+        weights = ",".join(str(w) for w in self.reward_weights) if self.reward_weights else None
+        parse_rewards(self.rewards, weights)
+
+
+@dataclass
+class SFTTrainConfig(TrainConfig):
+    """``r1f train sft``: supervised fine-tuning on a factory SFT dataset (messages)."""
+
+    stage: typing.ClassVar[str] = "sft"
+
+    dataset: str | None = option(None, help="A factory SFT dataset (cold_start, rejection_sampled, distill).")
+    dataset_split: str = option("train", help="Split of the dataset to train on.")
+    chat_template: str | None = option(
+        "chatml-generation", help="Chat template with {% generation %} markers (assistant-only loss), or null."
+    )
 
 
 def device_defaults(trl: dict[str, Any]) -> dict[str, Any]:

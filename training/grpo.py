@@ -11,29 +11,35 @@ from pathlib import Path
 from typing import Any
 
 from r1f.errors import ConfigError, DataError
+from r1f.step import Progress
+from training.config import GRPOTrainConfig, TrainConfig
 
 
-def grpo_rows(ours: dict[str, Any]) -> list[dict[str, Any]]:
+def grpo_rows(config: GRPOTrainConfig) -> list[dict[str, Any]]:
     """Training rows with a chat ``prompt`` (and the columns rewards read: solution, lang, problem)."""
     from generators.prompts import build_prompt
     from generators.sources import load_problems
     from r1f.io import read_rows
 
-    source = ours["dataset"]
+    source = config.dataset
     if source in ("builtin", "heldout"):
+        from generators.problems import DIFFICULTIES, FAMILIES
+
         rows = load_problems(
             source,
-            n=ours["n_problems"],
-            seed=ours["problem_seed"],
-            languages=[x for x in str(ours["languages"]).split(",") if x],
+            n=config.n_problems,
+            seed=config.problem_seed,
+            languages=config.languages,
+            families=config.families or FAMILIES,
+            difficulties=config.difficulties or DIFFICULTIES,
         )
     else:
-        rows = read_rows(source, split=ours["dataset_split"])
+        rows = read_rows(source, split=config.dataset_split)
     out = []
     for i, row in enumerate(rows):
         prompt = row.get("prompt")
         if not prompt and row.get("problem"):
-            prompt = build_prompt(ours["prompt_template"], row["problem"])
+            prompt = build_prompt(config.prompt_template, row["problem"])
         if not prompt:
             raise DataError(
                 f"{source}: row {i + 1} has neither 'prompt' (chat messages) nor 'problem'; columns: {', '.join(row)}"
@@ -46,24 +52,21 @@ def grpo_rows(ours: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def run_grpo(recipe: dict[str, Any], *, output_dir: str | None = None, resume: bool = False) -> dict[str, Any]:
-    """Train with GRPO as ``recipe`` says; returns the summary written into the model card."""
+def run_grpo(config: GRPOTrainConfig, progress: Progress | None = None) -> dict[str, Any]:
+    """Train with GRPO as ``config`` says; returns the summary written into the model card."""
     from trl import GRPOConfig
 
     from filters.registry import parse_rewards
-    from training.config import device_defaults, split_recipe
 
-    ours, trl = split_recipe("grpo", recipe, GRPOConfig)
-    weights = ours["reward_weights"]
-    rewards = parse_rewards(ours["rewards"], ",".join(str(w) for w in weights) if weights else None)
-    rows = grpo_rows(ours)
+    weights = config.reward_weights
+    rewards = parse_rewards(config.rewards, ",".join(str(w) for w in weights) if weights else None)
+    rows = grpo_rows(config)
     if any(r["solution"] is None for r in rows) and any(r.name in ("accuracy", "cosine", "length") for r in rewards):
-        raise DataError("the accuracy-based rewards need a 'solution' column in the training data")
-    trl = device_defaults(trl)
-    trl["output_dir"] = output_dir or trl.get("output_dir") or "datasets_out/models/r1-zero"
+        raise DataError(f"{config.dataset}: the accuracy-based rewards need a 'solution' column in the training data")
+    trl = config.trl_kwargs("datasets_out/models/r1-zero")
     trl["reward_weights"] = [r.weight for r in rewards]
     try:
-        config = GRPOConfig(**trl)
+        args = GRPOConfig(**trl)
     except (TypeError, ValueError) as err:
         raise ConfigError(f"GRPO settings rejected by TRL: {str(err).splitlines()[0]}") from None
 
@@ -72,26 +75,100 @@ def run_grpo(recipe: dict[str, Any], *, output_dir: str | None = None, resume: b
 
     from generators.models import resolve_model
 
-    model = resolve_model(ours["model"]).path
+    model = resolve_model(config.model).path
+    quiet_libraries()
     started = time.time()
+    checkpoint = prepare_output(config, Path(args.output_dir))
     trainer = GRPOTrainer(
-        model=model, reward_funcs=[r.fn for r in rewards], args=config, train_dataset=Dataset.from_list(rows)
+        model=model,
+        reward_funcs=[r.fn for r in rewards],
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        callbacks=[progress_callback(progress)],
     )
-    trainer.train(resume_from_checkpoint=True if resume else None)
-    trainer.save_model(config.output_dir)
+    quiet_trainer(trainer)
+    trainer.train(resume_from_checkpoint=checkpoint)
+    trainer.save_model(args.output_dir)
     summary = {
         "stage": "grpo",
-        "base_model": ours["model"],
-        "dataset": ours["dataset"],
+        "base_model": config.model,
+        "dataset": config.dataset,
         "rows": len(rows),
         "rewards": {r.name: r.weight for r in rewards},
+        "template": config.prompt_template,
         "steps": trainer.state.global_step,
+        "resumed_from": checkpoint,
         "seconds": round(time.time() - started, 1),
         "final_logs": _last_logs(trainer.state.log_history),
-        "recipe": recipe,
+        "log_history": trainer.state.log_history,
+        "recipe": config.flat(),
     }
-    write_card(Path(config.output_dir), summary)
+    write_card(Path(args.output_dir), summary)
     return summary
+
+
+FINGERPRINT_FILE = ".r1f-train-fingerprint"
+
+
+def prepare_output(config: TrainConfig, output_dir: Path) -> str | None:
+    """The checkpoint to resume from, or None to start fresh.
+
+    A run resumes only from checkpoints its own settings made (recorded beside them) and only from a
+    complete one (``trainer_state.json`` is written last); a checkpoint left half-written by a kill is
+    removed. With other settings, or ``resume: false``, old checkpoints are cleared and training starts over.
+    """
+    import shutil
+
+    from r1f.schema import stable_id
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    marker = output_dir / FINGERPRINT_FILE
+    fingerprint = stable_id(config.fingerprint_dict())
+    same = marker.is_file() and marker.read_text().strip() == fingerprint
+    checkpoints = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    complete = [c for c in checkpoints if (c / "trainer_state.json").is_file()]
+    for partial in set(checkpoints) - set(complete):
+        shutil.rmtree(partial, ignore_errors=True)
+    if not (config.resume and same and complete):
+        for old in complete:
+            shutil.rmtree(old, ignore_errors=True)
+        complete = []
+    marker.write_text(fingerprint + "\n")
+    return str(complete[-1]) if complete else None
+
+
+def quiet_trainer(trainer: Any) -> None:
+    """Our progress bar and summary table replace the trainer's own tqdm bar and printed log dicts."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+
+
+def quiet_libraries() -> None:
+    """Silence what transformers prints on every load and save (weight-loading bars, deprecations inside TRL)."""
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\..*")
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.nn\..*")
+
+
+def progress_callback(progress: Progress | None) -> Any:
+    """A TRL callback that reports steps done to the runner's progress bar."""
+    from transformers import TrainerCallback
+
+    class StepProgress(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if progress is not None:
+                loss = next((e.get("loss") for e in reversed(state.log_history) if "loss" in e), None)
+                progress(
+                    state.global_step, state.max_steps, f"steps (loss {loss:.4f})" if loss is not None else "steps"
+                )
+
+    return StepProgress()
 
 
 def _last_logs(history: list[dict[str, Any]]) -> dict[str, Any]:
@@ -137,3 +214,4 @@ def write_card(directory: Path, summary: dict[str, Any]) -> None:
     ]
     (directory / "README.md").write_text("\n".join(body))
     (directory / "r1f_training.json").write_text(json.dumps(summary, indent=2, default=str))
+    (directory / FINGERPRINT_FILE).unlink(missing_ok=True)

@@ -14,19 +14,21 @@ from pathlib import Path
 from typing import Any
 
 from r1f.errors import ConfigError, DataError
+from r1f.step import Progress
+from training.config import SFTTrainConfig
 
 TEMPLATES = Path(__file__).parent / "templates"
 CHAT_TEMPLATES = {"chatml-generation": TEMPLATES / "chatml_generation.jinja"}
 
 
-def sft_rows(ours: dict[str, Any]) -> list[dict[str, Any]]:
+def sft_rows(config: SFTTrainConfig) -> list[dict[str, Any]]:
     """Conversational rows (``messages`` only) from a factory SFT dataset."""
     from r1f.io import read_rows
 
-    source = ours["dataset"]
+    source = config.dataset
     if not source:
         raise ConfigError("the SFT stage needs a dataset: --set dataset=datasets_out/cold_start (or in the recipe)")
-    rows = read_rows(source, split=ours["dataset_split"])
+    rows = read_rows(source, split=config.dataset_split)
     if "messages" not in rows[0]:
         raise DataError(
             f"{source}: SFT needs a 'messages' column (chat turns); columns are: {', '.join(rows[0])}. "
@@ -39,6 +41,17 @@ def sft_rows(ours: dict[str, Any]) -> list[dict[str, Any]]:
             raise DataError(f"{source}: row {i + 1}: messages must end with an assistant turn")
         out.append({"messages": [{"role": m["role"], "content": m["content"]} for m in messages]})
     return out
+
+
+def trained_template(rows: list[dict[str, Any]]) -> str:
+    """The prompt template a model trained on ``rows`` should be evaluated with: its system turn's template."""
+    from generators.prompts import SFT_SYSTEM
+
+    systems = {r["messages"][0]["content"] for r in rows if r["messages"][0]["role"] == "system"}
+    for fmt, text in SFT_SYSTEM.items():
+        if systems == {text}:
+            return f"sft-{fmt}"
+    return "plain" if not systems else "custom"
 
 
 def prepare_tokenizer(model_path: str, chat_template: str | None) -> Any:
@@ -58,21 +71,18 @@ def prepare_tokenizer(model_path: str, chat_template: str | None) -> Any:
     return tokenizer
 
 
-def run_sft(recipe: dict[str, Any], *, output_dir: str | None = None, resume: bool = False) -> dict[str, Any]:
-    """Supervised fine-tuning as ``recipe`` says; returns the summary written into the model card."""
+def run_sft(config: SFTTrainConfig, progress: Progress | None = None) -> dict[str, Any]:
+    """Supervised fine-tuning as ``config`` says; returns the summary written into the model card."""
     from trl import SFTConfig
 
-    from training.config import device_defaults, split_recipe
-    from training.grpo import _last_logs, write_card
+    from training.grpo import _last_logs, prepare_output, progress_callback, quiet_libraries, quiet_trainer, write_card
 
-    ours, trl = split_recipe("sft", recipe, SFTConfig)
-    rows = sft_rows(ours)
-    trl = device_defaults(trl)
-    trl["output_dir"] = output_dir or trl.get("output_dir") or "datasets_out/models/r1-sft"
-    if ours["chat_template"]:
+    rows = sft_rows(config)
+    trl = config.trl_kwargs("datasets_out/models/r1-sft")
+    if config.chat_template:
         trl.setdefault("assistant_only_loss", True)
     try:
-        config = SFTConfig(**trl)
+        args = SFTConfig(**trl)
     except (TypeError, ValueError) as err:
         raise ConfigError(f"SFT settings rejected by TRL: {str(err).splitlines()[0]}") from None
 
@@ -82,24 +92,36 @@ def run_sft(recipe: dict[str, Any], *, output_dir: str | None = None, resume: bo
 
     from generators.models import resolve_model
 
-    path = resolve_model(ours["model"]).path
-    tokenizer = prepare_tokenizer(path, ours["chat_template"])
+    path = resolve_model(config.model).path
+    quiet_libraries()
+    tokenizer = prepare_tokenizer(path, config.chat_template)
     model = AutoModelForCausalLM.from_pretrained(path)
     started = time.time()
-    trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
-    trainer.train(resume_from_checkpoint=True if resume else None)
-    trainer.save_model(config.output_dir)
-    tokenizer.save_pretrained(config.output_dir)
+    checkpoint = prepare_output(config, Path(args.output_dir))
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        callbacks=[progress_callback(progress)],
+    )
+    quiet_trainer(trainer)
+    trainer.train(resume_from_checkpoint=checkpoint)
+    trainer.save_model(args.output_dir)
+    tokenizer.save_pretrained(args.output_dir)
     summary = {
         "stage": "sft",
-        "base_model": ours["model"],
-        "dataset": ours["dataset"],
+        "base_model": config.model,
+        "dataset": config.dataset,
         "rows": len(rows),
+        "template": trained_template(rows),
         "steps": trainer.state.global_step,
+        "resumed_from": checkpoint,
         "seconds": round(time.time() - started, 1),
         "losses": [e["loss"] for e in trainer.state.log_history if "loss" in e],
         "final_logs": _last_logs(trainer.state.log_history),
-        "recipe": recipe,
+        "log_history": trainer.state.log_history,
+        "recipe": config.flat(),
     }
-    write_card(Path(config.output_dir), summary)
+    write_card(Path(args.output_dir), summary)
     return summary

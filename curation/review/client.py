@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from curation.review.server import Credentials
+from curation.review.credentials import Credentials
 from filters.text import answer_region, reasoning_region, row_completion, row_problem
 from r1f.errors import ConfigError, DataError, R1FactoryError
 
@@ -403,3 +403,26 @@ def status(name: str, credentials: Credentials, *, workspace: str | None = None)
     client = connect(credentials)
     dataset = _dataset(client, name, workspace, credentials)
     return dataset.progress(with_users_distribution=True)
+
+
+def pull_dataset(name: str, out: str, credentials: Credentials, *, workspace: str | None = None) -> dict[str, Any]:
+    """Pull ``name`` and write the reviewed dataset to ``out``: ``train`` (accepted), ``rejected``, ``unreviewed``.
+
+    Returns the counts recorded in its manifest.
+    """
+    from r1f.io import write_dataset
+    from r1f.manifest import build_manifest
+
+    result = pull(name, credentials, workspace=workspace)
+    splits = {"train": result.accepted}
+    if result.rejected:
+        splits["rejected"] = result.rejected
+    if result.unreviewed:
+        splits["unreviewed"] = result.unreviewed
+    counts = dict(result.counts)
+    counts["dropped_by_reason"] = dict(Counter(r["reject_reason"] for r in result.rejected))
+    manifest = build_manifest(
+        "reviewed", parameters={"argilla_dataset": name, "workspace": workspace}, counts=counts, packages=("argilla",)
+    )
+    write_dataset(out, splits, manifest)
+    return counts

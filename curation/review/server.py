@@ -14,7 +14,6 @@ Everything lives under one home directory (``R1F_ARGILLA_HOME``, default
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
@@ -24,27 +23,18 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-from r1f.errors import ConfigError, R1FactoryError
+from curation.review.credentials import Credentials, default_home
+from r1f.errors import R1FactoryError
 
 SERVER_PIN = "argilla-server==2.8.0"
 SERVER_EXTRA_PINS = ("click<8.2", "huggingface-hub<1.0")
 HERE = Path(__file__).resolve().parent
-OWNER = "argilla"  # the server's default owner name (create_default)
-CREDENTIALS = "credentials.json"
 
 
 class ServerError(R1FactoryError):
     """The local Argilla (or one of its parts) could not be installed or started."""
-
-
-def default_home() -> Path:
-    if os.environ.get("R1F_ARGILLA_HOME"):
-        return Path(os.environ["R1F_ARGILLA_HOME"])
-    cache = Path(os.environ.get("R1F_CACHE_DIR", Path.home() / ".cache" / "r1-factory"))
-    return cache / "argilla"
 
 
 def venv_dir(home: Path) -> Path:
@@ -81,29 +71,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-@dataclass
-class Credentials:
-    """Where a running Argilla is and how to log in; written by ``serve``, read by the review commands."""
-
-    api_url: str
-    api_key: str
-    username: str = OWNER
-    password: str = ""
-
-    @classmethod
-    def load(cls, home: Path) -> Credentials | None:
-        path = home / CREDENTIALS
-        return cls(**json.loads(path.read_text())) if path.is_file() else None
-
-    def save(self, home: Path) -> Path:
-        path = home / CREDENTIALS
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.__dict__, indent=2) + "\n")
-        tmp.chmod(0o600)
-        tmp.replace(path)
-        return path
 
 
 def _wait_port(port: int, process: subprocess.Popen, what: str, log: Path, timeout: float = 60) -> None:
@@ -233,18 +200,3 @@ def local_argilla(
         if stale is not None and stale.api_url == f"http://127.0.0.1:{port}":
             # no URL any more, but the key and password stay for the next start (same owner, same database)
             Credentials(api_url="", api_key=stale.api_key, password=stale.password).save(home)
-
-
-def resolve_credentials(api_url: str | None, api_key: str | None, home: Path | None = None) -> Credentials:
-    """``--api-url``/``--api-key`` (or ``ARGILLA_API_URL``/``ARGILLA_API_KEY``), else the local server's."""
-    api_url = api_url or os.environ.get("ARGILLA_API_URL")
-    api_key = api_key or os.environ.get("ARGILLA_API_KEY")
-    if api_url and api_key:
-        return Credentials(api_url=api_url.rstrip("/"), api_key=api_key)
-    local = Credentials.load(Path(home or default_home()))
-    if local and local.api_url:
-        return Credentials(api_url=api_url or local.api_url, api_key=api_key or local.api_key, password=local.password)
-    raise ConfigError(
-        "no Argilla to talk to: start one with `r1f review serve` (in another terminal), or pass --api-url and "
-        "--api-key (or set ARGILLA_API_URL and ARGILLA_API_KEY) for an existing Argilla"
-    )

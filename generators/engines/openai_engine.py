@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from generators.engines.base import Completion, Engine, SamplingParams
-from r1f.errors import ConfigError, EngineError
+from generators.engines.options import OpenAIOptions, engine_options
+from r1f.errors import EngineError
 from r1f.schema import Messages
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -26,39 +27,23 @@ class OpenAIEngine(Engine):
 
     Args:
         model: the model name the server expects (``/v1/models`` lists them).
-        base_url: the server's ``/v1`` URL, e.g. ``http://127.0.0.1:8000/v1``.
-        api_key_env: name of the environment variable holding the key (unset: no auth header).
-        concurrency: requests in flight at once.
-        max_retries: retries per request after the first attempt.
-        timeout: seconds to wait for one response.
-        batch_size: requests per durable chunk.
+        **options: :class:`~generators.engines.options.OpenAIOptions` (base URL, key variable,
+            concurrency, retries, timeout, batch size); unknown ones are refused.
     """
 
     name = "openai"
 
-    def __init__(
-        self,
-        model: str,
-        base_url: str = "http://127.0.0.1:8000/v1",
-        api_key_env: str = "OPENAI_API_KEY",
-        concurrency: int = 8,
-        max_retries: int = 5,
-        timeout: float = 600.0,
-        batch_size: int = 64,
-        backoff: float = 1.0,
-    ) -> None:
-        if not base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"--base-url must start with http:// or https://, got {base_url!r}")
-        if concurrency < 1:
-            raise ConfigError(f"--concurrency must be >= 1, got {concurrency}")
+    def __init__(self, model: str, **options: Any) -> None:
+        self.options = opts = engine_options(self.name, options)
+        assert isinstance(opts, OpenAIOptions)
         self.model = model
-        self.base_url = base_url.rstrip("/")
-        self.api_key_env = api_key_env
-        self.concurrency = concurrency
-        self.max_retries = max_retries
-        self.timeout = timeout
-        self.batch_size = batch_size
-        self.backoff = backoff
+        self.base_url = opts.base_url.rstrip("/")
+        self.api_key_env = opts.api_key_env
+        self.concurrency = opts.concurrency
+        self.max_retries = opts.max_retries
+        self.timeout = opts.timeout
+        self.batch_size = opts.batch_size
+        self.backoff = opts.backoff
         self._native_n = True
         self._continue_ok = True
 

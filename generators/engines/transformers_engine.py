@@ -10,16 +10,20 @@ only on the chunk the runner hands in (same chunk, same numbers), which keeps re
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Sequence
 from typing import Any
 
 from generators.engines.base import Completion, Engine, SamplingParams
-from r1f.errors import ConfigError
+from generators.engines.options import TransformersOptions, engine_options
+from generators.models import DEFAULT_MODEL
 from r1f.schema import Messages, stable_id
 
 #: joining prompts are prefilled in groups whose longest prompt is at most this factor of the shortest
 PREFILL_SPREAD = 1.15
+#: and of at most this many (padded) tokens per forward pass, which bounds the prompt pass's activations
+PREFILL_TOKENS = 8192
 
 
 def _growing_layer_class() -> type:
@@ -56,7 +60,8 @@ def _growing_layer_class() -> type:
                 self.is_initialized = True
             n = key_states.shape[-2]
             if self._k is None or self._k.dim() < 3 or self._n + n > self._k.shape[-2]:
-                capacity = max(2 * self._n, self._n + n + 64)
+                # grow by a quarter (at least 64 tokens): copies stay rare and spare memory small
+                capacity = self._n + n + max(64, self._n // 4)
                 shape = (*key_states.shape[:2], capacity, key_states.shape[-1])
                 keys, values = key_states.new_empty(shape), value_states.new_empty(shape)
                 if self._n:
@@ -80,41 +85,30 @@ class TransformersEngine(Engine):
 
     Args:
         model: an alias, local directory or Hub id (see ``generators.models.resolve_model``).
-        batch_size: requests per durable chunk (the unit a killed run may redo).
-        max_active: sequences decoded together; waiting ones join as others finish.
-        dtype: ``auto`` (fp32 on CPU, bf16 on GPU), ``float32``, ``bfloat16`` or ``float16``.
-        device: ``auto``, ``cpu`` or ``cuda``.
-        threads: torch intra-op threads (default: all cores the process may use).
+        progress: called with the number of active sequences after each decode step.
+        **options: :class:`~generators.engines.options.TransformersOptions` (batch size, active
+            sequences, KV budget, dtype, device, threads); unknown ones are refused.
     """
 
     name = "transformers"
 
-    def __init__(
-        self,
-        model: str = "smollm2-135m",
-        batch_size: int = 128,
-        max_active: int = 128,
-        dtype: str = "auto",
-        device: str = "auto",
-        threads: int | None = None,
-        progress: Any = None,
-    ) -> None:
+    def __init__(self, model: str = DEFAULT_MODEL, progress: Any = None, **options: Any) -> None:
         from generators.models import resolve_model
 
-        if batch_size < 1 or max_active < 1:
-            raise ConfigError(f"--batch-size and --max-active must be >= 1, got {batch_size} and {max_active}")
-        if dtype not in ("auto", "float32", "bfloat16", "float16"):
-            raise ConfigError(f"--dtype must be auto, float32, bfloat16 or float16, got {dtype!r}")
+        self.options = opts = engine_options(self.name, options)
+        assert isinstance(opts, TransformersOptions)
         self.resolved = resolve_model(model)
-        self.batch_size = batch_size
-        self.max_active = max_active
+        self.batch_size = opts.batch_size
+        self.max_active = opts.max_active
+        self.max_batch_tokens = opts.max_batch_tokens
         self.progress = progress
-        self.device_name = device
-        self.threads = threads
+        self.device_name = opts.device
+        self.threads = opts.threads
+        dtype = opts.dtype
         if dtype == "auto":
             # Decided without importing torch, so a fully cached rerun never pays for it. On CPU fp32:
             # bf16 measured slower here (Intel Xeon with avx512_bf16, no AMX); see bench/RESULTS.md.
-            gpu = device.startswith("cuda") or (device == "auto" and os.path.exists("/dev/nvidiactl"))
+            gpu = opts.device.startswith("cuda") or (opts.device == "auto" and os.path.exists("/dev/nvidiactl"))
             dtype = "bfloat16" if gpu else "float32"
         self.dtype_name = dtype
         self._tokenizer: Any = None
@@ -136,7 +130,9 @@ class TransformersEngine(Engine):
         if self._model is None:
             import torch
             from transformers import AutoModelForCausalLM
+            from transformers.utils import logging as hf_logging
 
+            hf_logging.disable_progress_bar()  # our own progress bar reports generation
             device = self.device_name
             if device == "auto":
                 device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -145,6 +141,8 @@ class TransformersEngine(Engine):
                 torch.set_num_threads(self.threads or len(os.sched_getaffinity(0)))
             model = AutoModelForCausalLM.from_pretrained(self.resolved.path, dtype=getattr(torch, self.dtype_name))
             self._model = model.to(self.device).eval()
+            # transformers >= 5.24 names the KV cache argument `cache` (and warns on the old name)
+            self._cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
             eos = model.generation_config.eos_token_id
             eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
             eos_ids.add(self.tokenizer.eos_token_id)
@@ -152,7 +150,13 @@ class TransformersEngine(Engine):
         return self._model
 
     def identity(self) -> dict[str, Any]:
-        return {"engine": self.name, "model": self.resolved.name, "dtype": self.dtype_name}
+        # batching changes the arithmetic (padding, matmul shapes), hence greedy and sampled tokens: part of the id
+        return {
+            "engine": self.name,
+            "model": self.resolved.name,
+            "dtype": self.dtype_name,
+            "batching": [self.batch_size, self.max_active, self.max_batch_tokens],
+        }
 
     def encode(self, prompt: Messages) -> list[int]:
         """Token ids of a chat prompt; a trailing assistant message is continued, not closed."""
@@ -178,7 +182,7 @@ class TransformersEngine(Engine):
             generator = torch.Generator(device=self.device)
             generator.manual_seed(int(stable_id(params.seed, [list(e) for e in encoded], length=12), 16))
         with torch.inference_mode():
-            outputs = self._decode([encoded[i] for i, _ in seqs], params, generator)
+            outputs = self._decode([encoded[i] for i, _ in seqs], params, generator, [i for i, _ in seqs])
         result: list[list[Completion]] = [[None] * params.n for _ in prompts]  # type: ignore[list-item]
         for (i, j), (ids, reason) in zip(seqs, outputs):
             result[i][j] = self._completion(encoded[i], ids, reason, params)
@@ -214,19 +218,25 @@ class TransformersEngine(Engine):
             input_ids=ids,
             attention_mask=mask,
             position_ids=positions,
-            past_key_values=cache,
             use_cache=True,
             logits_to_keep=1,
+            **{self._cache_kw: cache},
         )
         return cache, mask, positions[:, -1] + 1, out.logits[:, -1, :].float()
 
     @staticmethod
     def _length_groups(seqs: list[int], prompts: list[list[int]]) -> list[list[int]]:
         """Split joining sequences (longest first) into groups of similar prompt length, so the prompt
-        pass computes little padding; the groups' caches are then padded and joined, which is cheap."""
+        pass computes little padding, and of bounded size, so it needs bounded memory; the groups' caches are
+        then padded and joined, which is cheap."""
         groups: list[list[int]] = []
         for seq in seqs:
-            if groups and len(prompts[groups[-1][0]]) <= PREFILL_SPREAD * len(prompts[seq]):
+            width = len(prompts[groups[-1][0]]) if groups else 0  # the group's first prompt is its longest
+            if (
+                groups
+                and width <= PREFILL_SPREAD * len(prompts[seq])
+                and width * (len(groups[-1]) + 1) <= PREFILL_TOKENS
+            ):
                 groups[-1].append(seq)
             else:
                 groups.append([seq])
@@ -269,7 +279,24 @@ class TransformersEngine(Engine):
         tail = self.tokenizer.decode(ids[-(max(len(s) for s in stops) + 8) :], skip_special_tokens=True)
         return any(s in tail for s in stops)
 
-    def _decode(self, prompts: list[list[int]], params: SamplingParams, generator: Any) -> list[tuple[list[int], str]]:
+    def _shared_prefill(self, group: list[int], prompts: list[list[int]], keys: list[int]) -> tuple[Any, Any, Any, Any]:
+        """The prompt pass for ``group``, once per distinct prompt: the n samples of a prompt share its pass and
+        start from copies of its cache rows (rejection sampling's k samples cost one prompt pass, not k)."""
+        import torch
+
+        unique = list(dict.fromkeys(keys[s] for s in group))
+        first = {keys[s]: s for s in reversed(group)}
+        state = self._prefill([prompts[first[k]] for k in unique])
+        if len(unique) == len(group):
+            return state
+        index = torch.tensor([unique.index(keys[s]) for s in group], device=self.device)
+        cache, mask, positions, logits = state
+        cache.batch_select_indices(index)
+        return cache, mask[index], positions[index], logits[index]
+
+    def _decode(
+        self, prompts: list[list[int]], params: SamplingParams, generator: Any, keys: list[int]
+    ) -> list[tuple[list[int], str]]:
         import torch
 
         waiting = list(range(len(prompts)))
@@ -277,13 +304,24 @@ class TransformersEngine(Engine):
         rows: list[int] = []  # which sequence each batch row holds
         produced: dict[int, list[int]] = {}
         state = None
+
+        def cost(seq: int) -> int:  # KV-cache tokens a sequence may come to hold
+            return len(prompts[seq]) + params.max_new_tokens
+
+        budget = self.max_batch_tokens
         while waiting or rows:
             free = self.max_active - len(rows)
-            # Join waiting prompts when a quarter of the slots are free (or the batch is empty).
-            if waiting and (not rows or free >= max(1, self.max_active // 4)):
-                joining, waiting = waiting[:free], waiting[free:]
+            used = sum(cost(s) for s in rows)
+            # Join waiting prompts when a quarter of the slots (and of the KV budget) is free, or the batch is empty.
+            if waiting and (not rows or (free >= max(1, self.max_active // 4) and budget - used >= budget // 4)):
+                joining = []
+                while waiting and len(joining) < free:
+                    if (rows or joining) and used + cost(waiting[0]) > budget:
+                        break
+                    used += cost(waiting[0])
+                    joining.append(waiting.pop(0))
                 for group in self._length_groups(joining, prompts):
-                    fresh = self._prefill([prompts[s] for s in group])
+                    fresh = self._shared_prefill(group, prompts, keys)
                     state = fresh if state is None else self._merge(state, fresh)
                     rows += group
                 for s in joining:
@@ -315,8 +353,8 @@ class TransformersEngine(Engine):
                 input_ids=tokens[:, None],
                 attention_mask=mask,
                 position_ids=positions[:, None],
-                past_key_values=cache,
                 use_cache=True,
+                **{self._cache_kw: cache},
             )
             state = (cache, mask, positions + 1, out.logits[:, -1, :].float())
         return results  # type: ignore[return-value]

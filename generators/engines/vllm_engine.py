@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from generators.engines.base import Completion, Engine, SamplingParams
+from generators.engines.options import VLLMOptions, engine_options
+from generators.models import DEFAULT_MODEL
 from r1f.errors import ConfigError
 from r1f.schema import Messages, stable_id
 
@@ -25,25 +27,14 @@ class VLLMEngine(Engine):
 
     Args:
         model: an alias, local directory or Hub id.
-        batch_size: requests per durable chunk (vLLM batches inside it).
-        dtype: passed to vLLM (``auto``, ``bfloat16``, ``float16``, ``float32``).
-        tensor_parallel_size: GPUs per model replica.
-        gpu_memory_utilization: share of GPU memory vLLM may take.
-        max_model_len: context length to reserve (defaults to the model's).
+        **options: :class:`~generators.engines.options.VLLMOptions`; unknown ones are refused.
     """
 
     name = "vllm"
 
-    def __init__(
-        self,
-        model: str = "smollm2-135m",
-        batch_size: int = 512,
-        dtype: str = "auto",
-        tensor_parallel_size: int = 1,
-        gpu_memory_utilization: float = 0.9,
-        max_model_len: int | None = None,
-        **_: Any,
-    ) -> None:
+    def __init__(self, model: str = DEFAULT_MODEL, **options: Any) -> None:
+        self.options = opts = engine_options(self.name, options)
+        assert isinstance(opts, VLLMOptions)
         try:
             import vllm
         except ImportError as err:
@@ -51,20 +42,24 @@ class VLLMEngine(Engine):
         from generators.models import resolve_model
 
         self.resolved = resolve_model(model)
-        self.batch_size = batch_size
-        self.dtype_name = dtype
-        options: dict[str, Any] = {"dtype": dtype, "tensor_parallel_size": tensor_parallel_size}
-        if max_model_len:
-            options["max_model_len"] = max_model_len
+        self.batch_size = opts.batch_size
+        self.dtype_name = opts.dtype
+        kwargs: dict[str, Any] = {
+            "dtype": opts.dtype,
+            "tensor_parallel_size": opts.tensor_parallel_size,
+            "enforce_eager": opts.enforce_eager,
+        }
+        if opts.max_model_len:
+            kwargs["max_model_len"] = opts.max_model_len
         try:
             import torch
 
             if torch.cuda.is_available():
-                options["gpu_memory_utilization"] = gpu_memory_utilization
+                kwargs["gpu_memory_utilization"] = opts.gpu_memory_utilization
         except ImportError:
             pass
         self._vllm = vllm
-        self.llm = vllm.LLM(model=self.resolved.path, **options)
+        self.llm = vllm.LLM(model=self.resolved.path, **kwargs)
 
     def identity(self) -> dict[str, Any]:
         return {"engine": self.name, "model": self.resolved.name, "dtype": self.dtype_name}

@@ -1,4 +1,5 @@
-"""Summary statistics of any table the factory reads, shared by ``r1f inspect`` and dataset cards."""
+"""Summary statistics: per-column descriptions of any table (``r1f inspect``, cards) and interval estimates
+for rates (evaluations, the recipe report)."""
 
 from __future__ import annotations
 
@@ -60,3 +61,22 @@ def describe(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
                 info["counts"] = dict(counts.most_common())
         out[column] = info
     return out
+
+
+def wilson(successes: float, n: int, z: float = 1.96) -> tuple[float, float] | None:
+    """The Wilson score interval (95 % by default) of a proportion ``successes / n``; None when n is 0.
+
+    It stays inside [0, 1] and is honest at 0/n and n/n, where the normal approximation collapses to a point.
+
+    >>> [round(x, 3) for x in wilson(0, 30)]
+    [0.0, 0.114]
+    >>> [round(x, 3) for x in wilson(15, 30)]
+    [0.332, 0.668]
+    """
+    if n <= 0:
+        return None
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)

@@ -1,0 +1,161 @@
+"""``score`` and ``filter`` as steps: reward columns on every row, then keep or drop with a reason.
+
+Scores are cached in the run store (``.<out>.run/scores``), so a killed run continues where it
+stopped. ``filter`` then decides each row through :class:`filters.decide.Decision` (removal rules
+first, then the keep expression) and writes kept rows to ``train`` and dropped ones, each with its
+``reject_reason``, to ``rejected``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from r1f.config import Config, option
+from r1f.step import DATASET, Slot, Step, StepContext, StepResult, StepStats
+
+REWARDS_HELP = (
+    "Comma-separated rewards, optionally with parameters: accuracy,format,cosine(max_len=500). See `r1f rewards`."
+)
+
+
+@dataclass
+class ScoreConfig(Config):
+    """``r1f score``: add one ``reward_<name>`` column per reward to every row."""
+
+    source: str = option(
+        "", argument=True, help="Dataset with completions: a directory, jsonl/parquet/csv file or Hub name."
+    )
+    out: str = option(
+        "", help="Dataset directory to write (atomically; its score cache sits beside it).", fingerprint=False
+    )
+    rewards: str = option("accuracy,format,language_consistency", help=REWARDS_HELP)
+    completion_column: str = option("completion", help="Column holding the completions.")
+    split: str = option("train", help="Split to read.")
+
+    def validate(self) -> None:
+        from filters.registry import parse_rewards
+
+        parse_rewards(self.rewards)
+
+
+@dataclass
+class FilterConfig(ScoreConfig):
+    """``r1f filter``: score, then keep or drop every row with a recorded reason."""
+
+    keep: str | None = option(
+        None,
+        help='Keep rows where this holds, e.g. "accuracy == 1 and format == 1 and language_consistency >= 0.95". '
+        "Unjudged (None) scores fail.",
+    )
+    rules: str | None = option(
+        None,
+        help="R1 removal rules run first: empty, truncated, code_block, overlong_paragraph(max_words=200), "
+        "mixed_language(threshold=0.95).",
+    )
+    save_rejected: bool = option(True, help="Also write dropped rows with their reject_reason (split 'rejected').")
+
+    def validate(self) -> None:
+        super().validate()
+        from filters.expression import KeepExpression
+        from filters.rules import parse_rules
+
+        if self.keep:
+            KeepExpression(self.keep)
+        if self.rules:
+            parse_rules(self.rules)
+
+
+class ScoreStep(Step):
+    """Reward columns on every row of a dataset (resumable)."""
+
+    name = "score"
+    config_class = ScoreConfig
+    inputs = {"source": Slot("source", DATASET, help="rows with completions")}
+    summary = "add reward_<name> columns"
+    drop: ClassVar[bool] = False
+
+    def decision(self) -> Any:
+        return None
+
+    def finish(self, ctx: StepContext) -> StepResult:
+        from filters.decide import Decision
+        from filters.registry import NamedReward, make_reward, parse_rewards
+        from filters.scoring import ScoreCache, reward_stats
+        from r1f.io import read_rows, write_dataset
+        from r1f.manifest import build_manifest
+        from r1f.plots import dataset_plots
+
+        config = self.config
+        assert isinstance(config, ScoreConfig)
+        stats = StepStats()
+        decision: Decision | None = self.decision()
+        rewards = parse_rewards(config.rewards)
+        have = {r.name for r in rewards}
+        for name in decision.needs if decision else []:
+            if name not in have:
+                rewards.append(NamedReward(name, make_reward(name)))
+                have.add(name)
+        rows = read_rows(config.source, split=config.split)
+        if decision is not None and decision.keep is not None:
+            unknown = [n for n in decision.keep.names if n not in have and n not in rows[0]]
+            if unknown:
+                from r1f.errors import DataError
+
+                raise DataError(
+                    f"--keep uses {', '.join(unknown)}, which is neither a reward in --rewards "
+                    f"({', '.join(sorted(have))}) nor a column ({', '.join(rows[0])})"
+                )
+        cache = ScoreCache(self.store_root() / "scores", rewards, config.completion_column)
+        reused = len(rows) - cache.missing(rows)
+        with stats.timed("scoring"):
+            cache.apply(rows, on_progress=lambda done, total: ctx.report(done, total, "rows scored"))
+        kept, rejected = decision.split(rows) if decision is not None else (rows, [])
+        stats.total, stats.kept = len(rows), len(kept)
+        for row in rejected:
+            stats.drop(row["reject_reason"])
+        stats.extra.update(scored_now=len(rows) - reused, reused=reused)
+        splits: dict[str, list[dict[str, Any]]] = {"train": kept}
+        if rejected and getattr(config, "save_rejected", True):
+            splits["rejected"] = rejected
+        counts = {"rows": len(rows), **stats.to_dict()}
+        counts.pop("timings")
+        manifest = build_manifest(
+            "filter" if self.drop else "scores",
+            parameters={
+                **config.fingerprint_dict(),
+                "rewards": [{"name": r.name, "params": r.params or {}, "weight": r.weight} for r in rewards],
+            },
+            inputs={"source": config.source, "split": config.split},
+            counts=counts,
+            timings=stats.timings,
+            rewards=reward_stats(rows, rewards),
+            run_store=str(self.store_root()),
+        )
+        plots = dataset_plots(rows, [r.column for r in rewards])
+        write_dataset(config.out, splits, manifest, extra_files=plots)
+        summary: list[tuple[str, Any]] = [(f"mean {n}", s["mean"]) for n, s in manifest["rewards"].items()]
+        summary += [("kept", len(kept))] + [(f"dropped: {r}", n) for r, n in stats.dropped.most_common()]
+        summary += [("scored now", len(rows) - reused), ("reused", reused)]
+        return StepResult(self.output, stats, summary)
+
+
+class FilterStep(ScoreStep):
+    """Score, then keep or drop each row with a reason."""
+
+    name = "filter"
+    config_class = FilterConfig
+    summary = "score, then keep/drop rows with a reason"
+    drop = True
+
+    def decision(self) -> Any:
+        from filters.decide import Decision
+        from filters.expression import KeepExpression
+        from filters.rules import parse_rules
+
+        config = self.config
+        assert isinstance(config, FilterConfig)
+        return Decision(
+            rules=parse_rules(config.rules) if config.rules else [],
+            keep=KeepExpression(config.keep) if config.keep else None,
+        )

@@ -1,0 +1,170 @@
+"""Config pieces every generating step shares: where problems come from, which engine, how to sample,
+where the output goes, and how a step grows its problem set until it keeps enough rows.
+
+Each step's config is a dataclass built from these (``GenerateConfig(OutputConfig, ProblemsConfig,
+EngineConfig, SamplingConfig)``), so ``--temperature`` means the same thing, with the same help and
+the same checks, in every command and every recipe.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from generators.engines.base import SamplingParams
+from generators.models import DEFAULT_MODEL
+from generators.problems import DIFFICULTIES, FAMILIES, LANGUAGES
+from r1f.config import Config, option
+from r1f.errors import ConfigError
+
+
+@dataclass
+class OutputConfig(Config):
+    out: str = option(
+        "", help="Dataset directory to write (atomically); its run store sits beside it.", fingerprint=False
+    )
+
+
+@dataclass
+class ProblemsConfig(Config):
+    problems: str = option(
+        "builtin", help="builtin, heldout, a jsonl/parquet/csv file, a dataset directory, or a Hub dataset name."
+    )
+    n_problems: int | None = option(
+        None, help="How many problems (built-in: made; files: the first N). Default: 32 built-in, all of a file."
+    )
+    problem_column: str = option("problem", help="Column with the problem text in a file or Hub dataset.")
+    solution_column: str = option("solution", help="Column with the gold answer (kept as 'solution').")
+    split: str = option("train", help="Split to read from a Hub dataset or multi-split directory.")
+    languages: list[str] = option(
+        default_factory=lambda: list(LANGUAGES),
+        help="Comma-separated languages for built-in problems (en, es, fr, de, zh).",
+    )
+    families: list[str] = option(
+        default_factory=lambda: list(FAMILIES), help=f"Built-in problem families ({', '.join(FAMILIES)})."
+    )
+    difficulties: list[int] = option(
+        default_factory=lambda: list(DIFFICULTIES), help="Built-in difficulty levels (1 easy .. 3 hard)."
+    )
+    problem_seed: int = option(0, help="Seed of the built-in problem generator.")
+
+    def validate(self) -> None:
+        super().validate()
+        if self.n_problems is not None and self.n_problems < 1:
+            raise ConfigError(f"--n-problems must be at least 1, got {self.n_problems}")
+
+    def load_problems(self, n: int | None = None) -> list[dict[str, Any]]:
+        """The problem rows (``n`` overrides ``n_problems``, e.g. when a step grows its set)."""
+        from generators.sources import load_problems
+
+        return load_problems(
+            self.problems,
+            n=n if n is not None else self.n_problems,
+            seed=self.problem_seed,
+            languages=self.languages,
+            families=self.families,
+            difficulties=self.difficulties,
+            problem_column=self.problem_column,
+            solution_column=self.solution_column,
+            split=self.split,
+        )
+
+
+@dataclass
+class EngineConfig(Config):
+    model: str = option(
+        DEFAULT_MODEL,
+        help="Model alias (smollm2-135m), local directory or Hub id; for --engine openai, the served model name.",
+    )
+    engine: str = option(
+        "transformers",
+        help="transformers (in-process, default), openai (any OpenAI-compatible server), vllm (in-process).",
+    )
+    engine_options: dict[str, Any] = option(
+        default_factory=dict,
+        cli=False,
+        help="The engine's own options (see generators/engines/options.py); on the command line each is a flag.",
+    )
+
+    def validate(self) -> None:
+        super().validate()
+        from generators.engines import check_engine
+
+        check_engine(self.engine, self.engine_options)
+
+    def make_engine(self) -> Any:
+        from generators.engines import make_engine
+
+        return make_engine(self.engine, self.model, self.engine_options)
+
+
+@dataclass
+class SamplingConfig(Config):
+    temperature: float = option(0.0, help="Sampling temperature; 0 is greedy (deterministic).")
+    top_p: float = option(1.0, help="Nucleus sampling threshold.")
+    max_new_tokens: int = option(256, help="Most tokens per completion.")
+    stop: list[str] = option(
+        default_factory=list, multiple=True, help="Stop string (repeatable); the text is cut before it."
+    )
+    seed: int = option(0, help="Sampling seed (part of every row id).")
+
+    #: samples per problem; steps name it n (generate) or k (sample)
+    def samples(self) -> int:
+        return int(getattr(self, "n", 1))
+
+    def validate(self) -> None:
+        super().validate()
+        self.params()
+
+    def params(self) -> SamplingParams:
+        return SamplingParams(
+            n=self.samples(),
+            temperature=self.temperature,
+            top_p=self.top_p,
+            max_new_tokens=self.max_new_tokens,
+            stop=tuple(self.stop),
+            seed=self.seed,
+        )
+
+
+@dataclass
+class GrowthConfig(Config):
+    """For steps that keep only some of what they draw: grow the problem set until enough rows are kept."""
+
+    target_rows: int | None = option(
+        None,
+        help="Keep drawing problems in rounds until at least this many rows are kept (each round sized from the "
+        "yield so far), up to --max-problems.",
+    )
+    max_problems: int | None = option(
+        None, help="Most problems --target-rows may grow to (default: 8x the first round's)."
+    )
+
+    def validate(self) -> None:
+        super().validate()
+        if self.target_rows is not None and self.target_rows < 1:
+            raise ConfigError(f"--target-rows must be at least 1, got {self.target_rows}")
+        if self.max_problems is not None and self.max_problems < 1:
+            raise ConfigError(f"--max-problems must be at least 1, got {self.max_problems}")
+
+    def next_size(self, drawn: int, kept: int, available: int | None, first: int) -> int | None:
+        """Problems for the next round, or None when the target is met or nothing more can be drawn.
+
+        The yield measured so far (kept per problem) sizes the round, with 10 % to spare; a round with no
+        kept row at all quadruples the set. Growth is at most 4x per round and stops at ``max_problems``.
+
+        >>> GrowthConfig(target_rows=10).next_size(16, 2, None, 16)
+        64
+        >>> GrowthConfig(target_rows=10).next_size(16, 12, None, 16) is None
+        True
+        """
+        if self.target_rows is None or kept >= self.target_rows:
+            return None
+        cap = self.max_problems or 8 * first
+        if available is not None:
+            cap = min(cap, available)
+        if drawn >= cap:
+            return None
+        wanted = math.ceil(drawn * self.target_rows / kept * 1.1) if kept else 4 * drawn
+        return max(drawn + 1, min(wanted, 4 * drawn, cap))

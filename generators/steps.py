@@ -1,0 +1,507 @@
+"""The generating steps: problems, generate, cold-start, sample, distill.
+
+Every generating step works the same way: its shards generate into the run store (chunks planned over
+the whole request list, so any shard, and any resumed run, hands the engine the same batches), and its
+``finish`` reads every row back, scores through the score cache, decides through
+:mod:`filters.decide` and writes the dataset. The SFT generators can grow their problem set round by
+round until they keep ``target_rows`` (the embedded model keeps few samples, so a fixed budget often
+yields nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from generators.coldstart import ColdStartConfig
+from generators.config import GrowthConfig
+from generators.distill import DistillConfig
+from generators.generate import GenerateConfig, RunSummary
+from generators.problems import DIFFICULTIES, FAMILIES, LANGUAGES
+from generators.sampling import SampleConfig
+from r1f.config import Config, option
+from r1f.errors import ConfigError
+from r1f.step import DATASET, MODEL, Slot, Step, StepContext, StepResult, StepStats
+
+# -- problems ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class ProblemSetConfig(Config):
+    """``r1f problems``: a built-in set of math word problems with exact gold answers."""
+
+    out: str = option("", help="Where to write: a .jsonl or .parquet file, or a dataset directory.", fingerprint=False)
+    n: int = option(100, help="How many problems to make.")
+    seed: int = option(0, help="Seed; the same seed and options always give the same problems.")
+    languages: list[str] = option(
+        default_factory=lambda: list(LANGUAGES), help="Comma-separated languages (en, es, fr, de, zh)."
+    )
+    families: list[str] = option(default_factory=lambda: list(FAMILIES), help=f"Families: {', '.join(FAMILIES)}.")
+    difficulties: list[int] = option(
+        default_factory=lambda: list(DIFFICULTIES), help="Difficulty levels (1 easy .. 3 hard)."
+    )
+    heldout: bool = option(
+        False, flag="--heldout", help="Write the fixed held-out split instead (200 problems; ignores the others)."
+    )
+
+    def validate(self) -> None:
+        if self.n < 1:
+            raise ConfigError(f"--n must be at least 1, got {self.n}")
+
+
+class ProblemsStep(Step):
+    """Built-in problems (or the held-out split) as a dataset."""
+
+    name = "problems"
+    config_class = ProblemSetConfig
+    summary = "built-in math word problems with exact gold answers"
+
+    def finish(self, ctx: StepContext) -> StepResult:
+        from generators.problems import heldout_problems, make_problems
+        from r1f.io import write_rows
+        from r1f.manifest import build_manifest
+        from r1f.ngrams import normalize
+
+        config = self.config
+        assert isinstance(config, ProblemSetConfig)
+        rows = (
+            heldout_problems()
+            if config.heldout
+            else make_problems(
+                config.n,
+                seed=config.seed,
+                languages=config.languages,
+                families=config.families,
+                difficulties=config.difficulties,
+            )
+        )
+        repeats = len(rows) - len({normalize(r["problem"]) for r in rows})
+        stats = StepStats(total=len(rows), kept=len(rows), extra={"repeats": repeats})
+        manifest = build_manifest("problems", parameters=config.fingerprint_dict(), counts={"rows": len(rows)})
+        write_rows(config.out, rows, manifest)
+        summary: list[tuple[str, Any]] = [("problems", len(rows))]
+        if repeats:
+            summary.append(("repeat an earlier one (small value spaces ran out)", repeats))
+        return StepResult(
+            self.output, stats, summary, title=f"{len(rows)} problems -> {config.out}", data={"rows": rows}
+        )
+
+
+# -- the generating steps ---------------------------------------------------------------------------
+
+
+class GeneratingStep(Step):
+    """Shards generate into the run store; ``finish`` builds the dataset from it."""
+
+    inputs = {
+        "problems": Slot("problems", DATASET, help="problems (or, for refinement, raw completions)"),
+        "model": Slot("model", MODEL, help="the model that generates"),
+    }
+    kind = "generations"
+    grow_hint = (
+        "Set target_rows: N on it (it then grows its problem set round by round until it keeps N), or raise "
+        "n_problems, n/k or max_new_tokens, or use easier problems (difficulties: [1])."
+    )
+
+    def __init__(self, config: Config, engine: Any = None) -> None:
+        super().__init__(config)
+        self._engine = engine
+        self._owns_engine = engine is None
+        self._size: int | None = None
+        self._first: int | None = None
+        self._problems: list[dict[str, Any]] | None = None
+
+    # -- pieces subclasses choose ------------------------------------------------------------------
+
+    def prompt(self) -> Any:
+        return getattr(self.config, "template", "r1-zero")
+
+    def generator(self) -> str:
+        prompt = self.prompt()
+        return f"generate/{prompt}" if isinstance(prompt, str) else f"{self.name}/{getattr(prompt, 'name', 'custom')}"
+
+    def to_generate(self) -> list[dict[str, Any]]:
+        """The rows to prompt this round (problems; for LLM refinement, the drafts)."""
+        return self.problems()
+
+    def on_rows(self) -> Callable[[list[dict[str, Any]]], None] | None:
+        return None
+
+    # -- shared machinery ----------------------------------------------------------------------------
+
+    @property
+    def engine(self) -> Any:
+        if self._engine is None:
+            self._engine = self.config.make_engine()  # type: ignore[attr-defined]
+        return self._engine
+
+    def close(self) -> None:
+        if self._owns_engine and self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
+    def shards(self) -> int:
+        return 1 << 20
+
+    def problems(self) -> list[dict[str, Any]]:
+        """This round's problems (the first ``n_problems``, more once the step has grown)."""
+        if self._problems is None:
+            self._problems = self.config.load_problems(n=self._size)  # type: ignore[attr-defined]
+            if self._first is None:
+                self._first = len(self._problems)
+        return self._problems
+
+    def store(self) -> Any:
+        from r1f.store import RunStore
+
+        return RunStore(self.store_root())
+
+    def _generate(
+        self, rows: list[dict[str, Any]], shard: tuple[int, int], ctx: StepContext, on_rows: Any = None
+    ) -> RunSummary:
+        from generators.generate import generate_rows
+
+        params = self.config.params()  # type: ignore[attr-defined]
+        store = self.store()
+        store.write_params({"step": self.name, "sampling": params.as_dict(), **self.engine.identity()})
+        return generate_rows(
+            rows,
+            engine=self.engine,
+            params=params,
+            store=store,
+            prompt=self.prompt(),
+            generator=self.generator(),
+            shard=shard,
+            on_chunk=lambda done, total, tokens: ctx.report(done, total, f"{tokens} new tokens"),
+            on_rows=on_rows,
+        )
+
+    def run(self, ctx: StepContext) -> StepStats:
+        rows = self.to_generate()
+        if not rows:
+            return StepStats()
+        summary = self._generate(rows, (ctx.rank, ctx.world_size), ctx, self.on_rows())
+        self._after_shard()
+        return StepStats(
+            extra={
+                "generated": summary.generated,
+                "new_tokens": summary.new_tokens,
+                "generation_seconds": round(summary.generation_seconds, 3),
+            }
+        )
+
+    def _after_shard(self) -> None:
+        """Hook: wait for background work started by :meth:`on_rows`."""
+
+    def collect(self, ctx: StepContext) -> RunSummary:
+        """Every generated row of this round, with the counts of what the shards generated."""
+        rows = self.to_generate()
+        summary = self._generate(rows, (0, 1), ctx) if rows else RunSummary(out_dir=self.output, rows=[])
+        shard = ctx.stats.extra
+        summary.generated = int(shard.get("generated", 0)) + summary.generated
+        summary.reused = max(0, len(summary.rows) - summary.generated)
+        summary.new_tokens += int(shard.get("new_tokens", 0))
+        summary.generation_seconds += float(shard.get("generation_seconds", 0.0))
+        return summary
+
+    def grow(self, kept: int, ctx: StepContext) -> bool:
+        """Ask for another round with more problems when fewer than ``target_rows`` rows were kept."""
+        config = self.config
+        if not isinstance(config, GrowthConfig) or config.target_rows is None:
+            return False
+        drawn = len(self.problems())
+        available = None
+        if config.problems not in ("builtin",):  # type: ignore[attr-defined]
+            available = len(config.load_problems(n=None))  # type: ignore[attr-defined]
+        size = config.next_size(drawn, kept, available, self._first or drawn)
+        if size is None:
+            return False
+        ctx.report(kept, config.target_rows, f"kept of target; growing to {size} problems")
+        self._size, self._problems = size, None
+        return True
+
+    def manifest(self, summary: RunSummary | None, **extra: Any) -> dict[str, Any]:
+        from generators.generate import generation_manifest
+        from r1f.manifest import build_manifest
+
+        parameters = self.config.fingerprint_dict()
+        inputs = {"problems": getattr(self.config, "problems", None), "rows": len(self.problems())}
+        if summary is None:
+            return build_manifest(self.kind, parameters=parameters, inputs=inputs, **extra)
+        manifest = generation_manifest(
+            summary,
+            engine=self.engine,
+            params=self.config.params(),  # type: ignore[attr-defined]
+            prompt=self.prompt(),
+            store=self.store(),
+            kind=self.kind,
+            inputs=inputs,
+            parameters=parameters,
+        )
+        manifest.update(extra)
+        return manifest
+
+    def sft_result(self, counts: dict[str, Any], title: str) -> StepResult:
+        stats = StepStats(total=counts["samples_drawn"], kept=counts["kept"])
+        stats.dropped.update(counts["dropped_by_reason"])
+        summary: list[tuple[str, Any]] = [
+            ("samples drawn", counts["samples_drawn"]),
+            ("kept", counts["kept"]),
+            ("dropped", counts["dropped"]),
+        ]
+        summary += [(f"  dropped: {reason}", n) for reason, n in sorted(counts["dropped_by_reason"].items())]
+        if counts.get("pass_rate") is not None:
+            summary.append(("mean pass rate", counts["pass_rate"]))
+        summary.append(("mean kept length (tokens)", counts["mean_kept_completion_tokens"]))
+        summary += [(f"mean {name}", s["mean"]) for name, s in counts["rewards"].items()]
+        stats.extra.update({k: v for k, v in counts.items() if k in ("pass_rate", "generated", "reused")})
+        return StepResult(self.output, stats, summary, title=title, data={"counts": counts})
+
+    def score_cache(self, rewards: list[Any]) -> Any:
+        from filters.scoring import ScoreCache
+
+        return ScoreCache(self.store_root() / "scores", rewards)
+
+
+class GenerateStep(GeneratingStep):
+    """Completions for problems, one row per sample."""
+
+    name = "generate"
+    config_class = GenerateConfig
+    summary = "completions for problems (resumable)"
+
+    def finish(self, ctx: StepContext) -> StepResult:
+        from r1f.io import write_dataset
+
+        summary = self.collect(ctx)
+        write_dataset(self.output, {"train": summary.rows}, self.manifest(summary))
+        counts = summary.counts()
+        stats = StepStats(total=len(summary.rows), kept=len(summary.rows), extra=summary.timings())
+        table: list[tuple[str, Any]] = [
+            ("rows", counts["rows"]),
+            ("problems", counts["problems"]),
+            ("generated now", counts["generated"]),
+            ("reused", counts["reused"]),
+            ("finish reasons", ", ".join(f"{k}: {v}" for k, v in sorted(counts["finish_reasons"].items()))),
+            ("mean tokens", counts["mean_completion_tokens"]),
+            ("tok/s", f"{summary.tokens_per_second:.1f}"),
+        ]
+        return StepResult(self.output, stats, table, title=f"Generation summary -> {self.output}")
+
+
+class ColdStartStep(GeneratingStep):
+    """Cold-start SFT data: few-shot, direct, or refinement (rules or an LLM) of R1-Zero outputs."""
+
+    name = "cold-start"
+    config_class = ColdStartConfig
+    kind = "cold_start"
+    summary = "cold-start SFT rows (few-shot, direct, refine)"
+
+    @property
+    def cfg(self) -> ColdStartConfig:
+        assert isinstance(self.config, ColdStartConfig)
+        return self.config
+
+    def prompt(self) -> Any:
+        return self.cfg.prompt()
+
+    def generator(self) -> str:
+        return "cold-start/refine-llm" if self.cfg.method == "refine" else f"cold-start/{self.cfg.method}"
+
+    def to_generate(self) -> list[dict[str, Any]]:
+        from generators.coldstart import drafts_from
+
+        if self.cfg.method != "refine":
+            return self.problems()
+        if self.cfg.refiner != "llm":
+            return []
+        return drafts_from(self.problems(), "llm", self.cfg.problems)[0]
+
+    def finish(self, ctx: StepContext) -> StepResult:
+        from filters.decide import sft_decision
+        from generators import assemble
+        from generators.coldstart import apply_rewrites, drafts_from, from_drafts, from_generations, strip_work_columns
+        from generators.prompts import SFT_SYSTEM
+
+        config = self.cfg
+        summary = None
+        if config.method in ("few-shot", "direct"):
+            summary = self.collect(ctx)
+            candidates, rejected = from_generations(summary.rows, config.method, config.format)
+            drawn = len(summary.rows)
+        else:
+            drafts, rejected = drafts_from(self.problems(), config.refiner, config.problems)
+            if config.refiner == "llm" and drafts:
+                summary = self.collect(ctx)
+                drafts, changed = apply_rewrites(drafts, summary.rows)
+                rejected += changed
+            candidates = from_drafts(drafts, config.format)
+            drawn = len(self.problems())
+        rewards = assemble.verifier(config.format)
+        self.score_cache([r for r in rewards if r.name != "format"]).apply(candidates)
+        # few-shot must reproduce the form it was shown; direct and refine outputs are re-formed by parsing
+        require = ("accuracy", "format") if config.method == "few-shot" else ("accuracy",)
+        kept, dropped = sft_decision(require=require, lang_threshold=config.lang_threshold).split(candidates)
+        if self.grow(len(kept), ctx):
+            return StepResult(self.output, more=True)
+        rejected += dropped
+        for row in kept:
+            row["messages"] = assemble.sft_messages(SFT_SYSTEM[config.format], row["problem"], row["completion"])
+        strip_work_columns(kept + rejected)
+        manifest = self.manifest(summary, sft_template=f"sft-{config.format}")
+        counts = assemble.write_sft(str(self.output), kept, rejected, manifest, rewards, drawn=drawn)
+        return self.sft_result(counts, f"cold-start ({config.method}) -> {self.output}")
+
+
+class SampleStep(GeneratingStep):
+    """Rejection sampling: k per problem, verified, the correct (or best) kept, pass rates recorded."""
+
+    name = "sample"
+    config_class = SampleConfig
+    kind = "rejection_sampled"
+    summary = "rejection sampling (k per problem, verified)"
+    inputs = {
+        **GeneratingStep.inputs,
+        "mix": Slot("mix", DATASET, help="non-reasoning rows (prompt, response) to mix in"),
+    }
+
+    @property
+    def cfg(self) -> SampleConfig:
+        assert isinstance(self.config, SampleConfig)
+        return self.config
+
+    def generator(self) -> str:
+        return "rejection-sampling"
+
+    def rewards(self) -> list[Any]:
+        from generators import assemble
+
+        return assemble.verifier(self.cfg.format)
+
+    def to_generate(self) -> list[dict[str, Any]]:
+        from generators.sampling import require_gold
+
+        rows = self.problems()
+        require_gold(rows, "rejection sampling")
+        return rows
+
+    def on_rows(self) -> Callable[[list[dict[str, Any]]], None]:
+        """Score each finished chunk in a thread while the engine generates the next one."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        cache = self.score_cache(self.rewards())
+        self._scoring = ThreadPoolExecutor(max_workers=1, thread_name_prefix="r1f-score")
+        self._futures: list[Any] = []
+        return lambda rows: self._futures.append(self._scoring.submit(cache.apply, [dict(r) for r in rows]))
+
+    def _after_shard(self) -> None:
+        try:
+            for future in self._futures:
+                future.result()
+        finally:
+            self._scoring.shutdown(wait=True)
+
+    def finish(self, ctx: StepContext) -> StepResult:
+        from filters.decide import sft_decision
+        from generators import assemble
+        from generators.prompts import SFT_SYSTEM
+        from generators.sampling import load_mix, mix_rows, pass_rate_counts, select
+
+        config = self.cfg
+        summary = self.collect(ctx)
+        rows = [dict(r) for r in summary.rows]
+        rewards = self.rewards()
+        self.score_cache(rewards).apply(rows)
+        system = SFT_SYSTEM[config.format]
+        kept, rejected, table = select(rows, config, sft_decision(lang_threshold=config.lang_threshold), system)
+        if self.grow(len(kept), ctx):
+            return StepResult(self.output, more=True)
+        mixed = mix_rows(load_mix(config.mix), config.mix_ratio, len(kept), config.seed)
+        manifest = self.manifest(summary, sft_template=f"sft-{config.format}")
+        extra = {**pass_rate_counts(table), "non_reasoning_rows": len(mixed)}
+        extra.update(generated=summary.generated, reused=summary.reused)
+        counts = assemble.write_sft(
+            str(self.output),
+            kept,
+            rejected,
+            manifest,
+            rewards,
+            drawn=len(rows),
+            extra_counts=extra,
+            extra_train=mixed,
+            extra_splits={"problems": table},
+            extra_plots={"pass_rate": [t["pass_rate"] for t in table]},
+        )
+        return self.sft_result(counts, f"rejection sampling -> {self.output} (per-problem table: split 'problems')")
+
+
+class DistillStep(GeneratingStep):
+    """A teacher's verified traces, sized for a student (SFT rows without a system prompt)."""
+
+    name = "distill"
+    config_class = DistillConfig
+    kind = "distill"
+    summary = "distillation traces from a teacher, sized for a student"
+    inputs = {
+        **GeneratingStep.inputs,
+        "model": Slot("model", MODEL, help="the teacher"),
+        "student": Slot("student", MODEL, help="the student whose tokenizer measures lengths"),
+    }
+
+    @property
+    def cfg(self) -> DistillConfig:
+        assert isinstance(self.config, DistillConfig)
+        return self.config
+
+    def prompt(self) -> Any:
+        return self.cfg.prompt()
+
+    def generator(self) -> str:
+        return "distill"
+
+    def to_generate(self) -> list[dict[str, Any]]:
+        from generators.sampling import require_gold
+
+        rows = self.problems()
+        require_gold(rows, "distillation (it verifies every trace)")
+        return rows
+
+    def finish(self, ctx: StepContext) -> StepResult:
+        import statistics
+
+        from filters.decide import sft_decision
+        from generators import assemble
+        from generators.distill import fit_student
+
+        config = self.cfg
+        summary = self.collect(ctx)
+        rows = [dict(r) for r in summary.rows]
+        rewards = assemble.verifier("think")
+        self.score_cache(rewards).apply(rows)
+        for row in rows:
+            row["messages"] = assemble.sft_messages(None, row["problem"], row["completion"])
+        candidates, rejected = sft_decision(lang_threshold=config.lang_threshold).split(rows)
+        kept, too_long = fit_student(candidates, config.student, config.max_student_tokens)
+        if self.grow(len(kept), ctx):
+            return StepResult(self.output, more=True)
+        rejected += too_long
+        correct = [r.get("reward_accuracy") == 1.0 for r in rows]
+        teacher = {**self.engine.identity(), "sampling": config.params().as_dict(), "force_think": config.force_think}
+        manifest = self.manifest(summary, teacher=teacher, sft_template="plain")
+        pass_rate = round(statistics.mean(correct), 4) if correct else None
+        counts = assemble.write_sft(
+            str(self.output), kept, rejected, manifest, rewards, drawn=len(rows), extra_counts={"pass_rate": pass_rate}
+        )
+        return self.sft_result(counts, f"distillation -> {self.output}")
+
+
+__all__ = [
+    "ColdStartStep",
+    "DistillStep",
+    "GenerateStep",
+    "GeneratingStep",
+    "ProblemSetConfig",
+    "ProblemsStep",
+    "SampleStep",
+]

@@ -1,0 +1,65 @@
+"""The ``r1f`` command line: a thin layer over library calls, one module per command group.
+
+Errors the user can fix (:class:`R1FactoryError`) print as one line and exit 1 (``R1F_DEBUG=1`` shows
+the traceback instead). SIGINT and SIGTERM stop any command the same way: finished work is kept, one
+line says how to resume, the exit code is 130 or 143. Nothing imports this package but ``r1f``'s
+entry points.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+import typer
+
+from r1f.errors import Interrupted, R1FactoryError
+
+app = typer.Typer(
+    name="r1f",
+    help="r1-factory: build DeepSeek-R1 style datasets (cold-start, rejection-sampled, distilled) and tiny R1 models, "
+    "offline. `r1f run tiny-r1-demo` runs the whole recipe.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    from r1f.cli import curation, data, filtering, generation, review, run, train
+
+    for module in (data, generation, filtering, curation, train, review, run):
+        module.register(app)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, turning user-fixable errors into one line and signals into a clean stop."""
+    from r1f.console import console
+    from r1f.signals import graceful
+
+    try:
+        with graceful():
+            code = app(args=argv, standalone_mode=False)
+    except Interrupted as stop:
+        what = "SIGTERM" if stop.exit_code == 143 else "interrupted"
+        console.print(
+            f"[yellow]{what}[/]: stopped; finished work is kept (run store, finished stages). "
+            "Run the same command again to resume."
+        )
+        sys.exit(stop.exit_code)
+    except R1FactoryError as err:
+        if os.environ.get("R1F_DEBUG"):
+            raise
+        sys.stderr.write(f"error: {err}\n")
+        sys.exit(1)
+    except click.exceptions.Abort:
+        sys.stderr.write("aborted\n")
+        sys.exit(130)
+    except click.exceptions.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

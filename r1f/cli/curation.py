@@ -1,0 +1,47 @@
+"""``r1f curate | push``: dataset hygiene before training, and publishing to the Hub."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from r1f.cli.options import step_command
+from r1f.console import print_table
+from r1f.errors import ConfigError
+
+
+def push(
+    path: Annotated[Path, typer.Argument(help="A dataset directory the factory wrote (data/, README.md, plots).")],
+    repo: Annotated[str | None, typer.Option(help="Hub dataset repo, user/name or org/name.")] = None,
+    private: Annotated[bool, typer.Option(help="Create the repo private (applies when it is created).")] = False,
+    revision: Annotated[str | None, typer.Option(help="Branch to push to (created from main if missing).")] = None,
+    message: Annotated[str | None, typer.Option(help="Commit message.")] = None,
+    dry_run: Annotated[
+        Path | None, typer.Option(help="Write exactly the files that would be uploaded into this folder; send nothing.")
+    ] = None,
+) -> None:
+    """Publish a dataset with its card, plots and manifest to the Hugging Face Hub (token: HF_TOKEN or login)."""
+    from curation.publish import dry_run as write_dry_run
+    from curation.publish import publish
+
+    if dry_run is not None:
+        result = write_dry_run(path, dry_run)
+        title = f"Dry run: {len(result.files)} files that a push would upload -> {dry_run}"
+    else:
+        if not repo:
+            raise ConfigError("give --repo user/name (or --dry-run FOLDER to see what would be uploaded)")
+        result = publish(path, repo, private=private, revision=revision, message=message)
+        title = f"Pushed {path} -> {result.repo}@{result.revision} ({result.url})"
+    print_table(title, ["file", "bytes"], [[name, (path / name).stat().st_size] for name in result.files])
+
+
+def register(app: typer.Typer) -> None:
+    step_command(
+        app,
+        "curate",
+        "curate",
+        help="Decontaminate, dedup, mix at a ratio and split: the dataset hygiene step before training or publishing.",
+    )
+    app.command("push")(push)

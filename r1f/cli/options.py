@@ -1,0 +1,219 @@
+"""Command-line options made from config dataclasses, and the one way every step command runs.
+
+A step command is declared in a line (``step_command(app, "generate", help=...)``): its flags are
+the fields of the step's config (type, default and help from the field), plus one flag per engine
+option for configs that have an engine. The handler builds the config (which checks every value),
+then :func:`run_step` drives the step through the local executor with a progress bar and prints its
+summary table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import typing
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any
+
+import typer
+
+from r1f.config import Config, hints
+from r1f.console import console, print_table
+
+
+def _base(tp: Any) -> tuple[Any, bool]:
+    """(the type without None, whether None is allowed)."""
+    args = typing.get_args(tp)
+    if type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        return (rest[0] if len(rest) == 1 else str), True
+    return tp, False
+
+
+def _optional(tp: Any) -> Any:
+    """``Optional[tp]``, spelled the way typer reads (it does not read ``tp | None`` built at run time)."""
+    return typing.Optional[tp]  # noqa: UP045
+
+
+def _cli_type(tp: Any, multiple: bool) -> Any:
+    base, _ = _base(tp)
+    origin = typing.get_origin(base)
+    if origin in (list, tuple):
+        return _optional(list[str]) if multiple else _optional(str)
+    if base in (int, float, bool, str):
+        return _optional(base)
+    return _optional(str)
+
+
+def _default(field: dataclasses.Field) -> Any:
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    if field.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+        return field.default_factory()  # type: ignore[misc]
+    return None
+
+
+def _shown(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value)) if value else None
+    return value
+
+
+def config_parameters(cls: type[Config], exclude: Sequence[str] = ()) -> list[inspect.Parameter]:
+    """One typer parameter per CLI field of ``cls`` (positional arguments first)."""
+    types = hints(cls)
+    params: list[inspect.Parameter] = []
+    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+        meta = field.metadata
+        if field.name in exclude or not meta.get("cli", True):
+            continue
+        multiple = bool(meta.get("multiple"))
+        default = _default(field)
+        if meta.get("argument"):
+            inner = list[str] if typing.get_origin(_base(types[field.name])[0]) is list else str
+            info: Any = typer.Argument(help=meta["help"], show_default=False)
+            params.append(
+                inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[inner, info])
+            )
+            continue
+        base, _ = _base(types[field.name])
+        decls = [meta["flag"]] if meta.get("flag") else []
+        shown = _shown(default)
+        if base is bool:
+            if not decls:
+                decls = [f"--{field.name.replace('_', '-')}/--no-{field.name.replace('_', '-')}"]
+            info = typer.Option(*decls, help=meta["help"])
+            params.append(
+                inspect.Parameter(
+                    field.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[bool, info]
+                )
+            )
+            continue
+        info = typer.Option(*decls, help=meta["help"], show_default=shown is not None and not multiple)
+        cli_default = None if multiple else shown
+        params.append(
+            inspect.Parameter(
+                field.name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=cli_default,
+                annotation=Annotated[_cli_type(types[field.name], multiple), info],
+            )
+        )
+    params.sort(key=lambda p: p.default is not inspect.Parameter.empty)  # arguments (no default) first
+    return params
+
+
+def engine_parameters() -> dict[str, inspect.Parameter]:
+    """One flag per engine option (``--max-active``, ``--base-url``, ...), named after the engines that have it.
+
+    Defaults are None: an option not given is the engine's own default, and an option the chosen engine
+    does not have is refused by its options class.
+    """
+    from generators.engines.options import ENGINE_OPTIONS
+
+    found: dict[str, tuple[Any, str, list[str]]] = {}
+    for engine, cls in ENGINE_OPTIONS.items():
+        types = hints(cls)
+        for field in dataclasses.fields(cls):
+            entry = found.setdefault(field.name, (types[field.name], field.metadata["help"], []))
+            entry[2].append(f"{engine} (default {_default(field)})")
+    params = {}
+    for name, (tp, text, engines) in found.items():
+        base, _ = _base(tp)
+        info = typer.Option(help=f"{text} Engines: {', '.join(engines)}.", show_default=False)
+        params[name] = inspect.Parameter(
+            name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[_optional(base), info],
+        )
+    return params
+
+
+def build_config(cls: type[Config], values: dict[str, Any], engine_flags: Sequence[str] = ()) -> Config:
+    """The config from parsed flags: unset list flags keep their defaults, engine flags go to ``engine_options``."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = {}
+    engine_options: dict[str, Any] = {}
+    for name, value in values.items():
+        if name in engine_flags:
+            if value is not None:
+                engine_options[name] = value
+            continue
+        if name not in fields:
+            continue
+        if value is None and fields[name].default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+            continue
+        kwargs[name] = value
+    if engine_options:
+        kwargs["engine_options"] = engine_options
+    return cls(**kwargs)
+
+
+def command_from_config(
+    app: typer.Typer,
+    name: str,
+    cls: type[Config],
+    run: Callable[[Config, dict[str, Any]], None],
+    *,
+    help: str,
+    exclude: Sequence[str] = (),
+    extra: Sequence[inspect.Parameter] = (),
+) -> None:
+    """Register ``name`` on ``app`` with flags from ``cls``; ``run(config, extras)`` does the work."""
+    params = config_parameters(cls, exclude)
+    engine = engine_parameters() if "engine_options" in {f.name for f in dataclasses.fields(cls)} else {}  # type: ignore[arg-type]
+    taken = {p.name for p in params}
+    params += [p for n, p in engine.items() if n not in taken]
+    params += list(extra)
+    extra_names = {p.name for p in extra}
+
+    def handler(**kwargs: Any) -> None:
+        extras = {k: kwargs.pop(k) for k in list(kwargs) if k in extra_names}
+        run(build_config(cls, kwargs, list(engine)), extras)
+
+    handler.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    handler.__annotations__ = {p.name: p.annotation for p in params}
+    handler.__doc__ = help
+    handler.__name__ = name.replace("-", "_")
+    app.command(name, help=help)(handler)
+
+
+FORCE = inspect.Parameter(
+    "force",
+    inspect.Parameter.KEYWORD_ONLY,
+    default=False,
+    annotation=Annotated[bool, typer.Option("--force", help="Ignore finished work in the run store and start again.")],
+)
+
+
+def step_command(app: typer.Typer, name: str, step: str, *, help: str, exclude: Sequence[str] = ()) -> None:
+    """A command that runs the step registered as ``step`` with the config its flags describe."""
+    from r1f.step import step_class
+
+    cls = step_class(step)
+
+    def run(config: Config, extras: dict[str, Any]) -> None:
+        run_step(cls(config), force=bool(extras.get("force")))
+
+    command_from_config(app, name, cls.config_class, run, help=help, exclude=exclude, extra=[FORCE])
+
+
+def run_step(step: Any, *, force: bool = False) -> Any:
+    """Run ``step`` through the local executor with a progress bar; print its summary table."""
+    from r1f.console import progress_bar
+    from r1f.executor import LocalExecutor
+
+    with progress_bar(step.name, tokens=False) as bar:
+        task = bar.add_task("starting", total=None)
+
+        def progress(done: int, total: int | None, label: str) -> None:
+            bar.update(task, completed=done, total=total, description=label)
+
+        result = LocalExecutor().execute(step, force=force, progress=progress)
+    if result.summary:
+        print_table(result.title or f"{step.name} -> {result.output}", ["", "value"], result.summary)
+    return result
+
+
+__all__ = ["command_from_config", "config_parameters", "console", "engine_parameters", "run_step", "step_command"]

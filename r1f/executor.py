@@ -1,0 +1,123 @@
+"""Executors decide where a step's shards run; the step never knows which one drives it.
+
+The contract (datatrove's, in our words): for each round, run every shard that has no completion
+marker, write each shard's stats and marker, then call :meth:`Step.finish` once. Around that, the
+executor owns what every step needs and none should write itself: one writer per output (the lock),
+removal of temp directories a killed write left behind, ``--force``, and the per-shard files::
+
+    .<output>.run/shards/r<round>-<rank>-of-<world>.json   stats of a finished shard (its completion marker)
+
+:class:`LocalExecutor` runs the shards one after another in this process. A distributed executor
+(Ray) implements :meth:`Executor.run_shards` and inherits everything else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+from r1f.lock import OutputLock, remove_stale_temps
+from r1f.step import Progress, Step, StepContext, StepResult, StepStats
+
+#: rounds a step may ask for before the executor stops it (a generator growing its problem set)
+MAX_ROUNDS = 8
+
+
+class ShardMarkers:
+    """Completion markers and stats of a step's shards, under its run store."""
+
+    def __init__(self, store_root: Path) -> None:
+        self.root = store_root / "shards"
+
+    def _path(self, round_: int, rank: int, world: int) -> Path:
+        return self.root / f"r{round_}-{rank:05d}-of-{world:05d}.json"
+
+    def done(self, round_: int, rank: int, world: int) -> StepStats | None:
+        path = self._path(round_, rank, world)
+        return StepStats.from_dict(json.loads(path.read_text())) if path.is_file() else None
+
+    def mark(self, round_: int, rank: int, world: int, stats: StepStats) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self._path(round_, rank, world)
+        tmp = path.with_suffix(f".tmp-{os.getpid()}")
+        tmp.write_text(json.dumps(stats.to_dict(), indent=1, default=str))
+        os.replace(tmp, path)
+
+
+class Executor(ABC):
+    """Runs a step: its shards (where is the subclass's choice), then its ``finish``, round by round."""
+
+    #: shards per step (a step that cannot be cut runs as one)
+    world_size: int = 1
+
+    def execute(self, step: Step, *, force: bool = False, progress: Progress | None = None) -> StepResult:
+        """Run ``step`` to completion under its output lock; ``force`` discards its run store first."""
+        with OutputLock(step.output, what=f"{step.output} ({step.name})"):
+            remove_stale_temps(step.output)
+            if force:
+                shutil.rmtree(step.store_root(), ignore_errors=True)
+            try:
+                return self._rounds(step, progress)
+            finally:
+                step.close()
+
+    def _rounds(self, step: Step, progress: Progress | None) -> StepResult:
+        if step.shards() == 1:  # a step that runs whole: nothing to spread, nothing to mark
+            ctx = StepContext(progress=progress)
+            ctx.stats = step.run(ctx)
+            return step.finish(ctx)
+        world = max(1, min(self.world_size, step.shards()))
+        markers = ShardMarkers(step.store_root())
+        merged = StepStats()
+        for round_ in range(MAX_ROUNDS):
+            pending = [rank for rank in range(world) if markers.done(round_, rank, world) is None]
+            if pending:
+                self.run_shards(step, pending, world, round_, markers, progress)
+            for rank in range(world):
+                merged.merge(markers.done(round_, rank, world) or StepStats())
+            ctx = StepContext(rank=0, world_size=world, progress=progress, round=round_, stats=merged)
+            result = step.finish(ctx)
+            if not result.more:
+                return result
+        return result
+
+    @abstractmethod
+    def run_shards(
+        self, step: Step, ranks: list[int], world: int, round_: int, markers: ShardMarkers, progress: Progress | None
+    ) -> None:
+        """Run ``step.run`` for each rank in ``ranks`` and mark each one done with its stats."""
+
+
+class LocalExecutor(Executor):
+    """Shards one after another, in this process (the default)."""
+
+    def __init__(self, world_size: int = 1) -> None:
+        self.world_size = world_size
+
+    def run_shards(
+        self, step: Step, ranks: list[int], world: int, round_: int, markers: ShardMarkers, progress: Progress | None
+    ) -> None:
+        for rank in ranks:
+            ctx = StepContext(rank=rank, world_size=world, progress=progress, round=round_)
+            stats = step.run(ctx)
+            markers.mark(round_, rank, world, stats)
+
+
+def executor_for(name: str = "local", **options: object) -> Executor:
+    """The executor called ``name`` (``local``; ``ray`` arrives with the scale-out work)."""
+    from r1f.errors import ConfigError
+
+    if name == "local":
+        return LocalExecutor(**options)  # type: ignore[arg-type]
+    raise ConfigError(f"unknown executor {name!r}; available: local")
+
+
+def shard_of(items: list, rank: int, world: int) -> list:
+    """Items ``rank``, ``rank + world``, ... : the deterministic share of one shard."""
+    return items[rank::world] if world > 1 else list(items)
+
+
+__all__ = ["Executor", "LocalExecutor", "ShardMarkers", "executor_for", "shard_of"]
