@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from filters.text import ANSWER_RE, SPECIAL_TOKEN_RE, THINK_RE, answer_region, completion_text
-from generators.config import EngineConfig, GrowthConfig, OutputConfig, ProblemsConfig, SamplingConfig
+from generators.config import EngineConfig, GrowthConfig, OutputConfig, ProblemsConfig, SamplingConfig, output_option
 from generators.examples import EXAMPLES, answer_sentence, pick_examples
 from generators.prompts import SFT_SYSTEM, render
 from r1f.config import option
@@ -201,6 +201,7 @@ def require_columns(rows: Sequence[dict[str, Any]], columns: Sequence[str], sour
 class ColdStartConfig(SamplingConfig, EngineConfig, ProblemsConfig, GrowthConfig, OutputConfig):
     """``r1f cold-start``: verified long-CoT SFT rows from few-shot prompting, direct prompting or refinement."""
 
+    out: str = output_option("datasets_out/cold_start")
     method: str = option(
         "few-shot",
         help="few-shot (k worked examples), direct (reason, reflect, verify) or refine (clean R1-Zero outputs given "

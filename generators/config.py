@@ -19,11 +19,16 @@ from r1f.config import Config, option
 from r1f.errors import ConfigError
 
 
+def output_option(default: str = "") -> Any:
+    """The ``out`` field of a generating step (its default differs per step; its meaning does not)."""
+    return option(
+        default, help="Dataset directory to write (atomically); its run store sits beside it.", fingerprint=False
+    )
+
+
 @dataclass
 class OutputConfig(Config):
-    out: str = option(
-        "", help="Dataset directory to write (atomically); its run store sits beside it.", fingerprint=False
-    )
+    out: str = output_option()
 
 
 @dataclass

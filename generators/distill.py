@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from generators.config import EngineConfig, GrowthConfig, OutputConfig, ProblemsConfig, SamplingConfig
+from generators.config import EngineConfig, GrowthConfig, OutputConfig, ProblemsConfig, SamplingConfig, output_option
 from generators.models import DEFAULT_MODEL
 from r1f.config import option
 from r1f.errors import ConfigError
@@ -60,6 +60,7 @@ def student_lengths(student: str, rows: Sequence[dict[str, Any]]) -> list[int]:
 class DistillConfig(SamplingConfig, EngineConfig, ProblemsConfig, GrowthConfig, OutputConfig):
     """``r1f distill``: a teacher's (--model) verified reasoning traces, sized for a student."""
 
+    out: str = output_option("datasets_out/distill")
     student: str = option(
         DEFAULT_MODEL, help="The student whose tokenizer measures lengths (alias, directory or Hub id)."
     )

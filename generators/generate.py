@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generators.config import EngineConfig, OutputConfig, ProblemsConfig, SamplingConfig
+from generators.config import EngineConfig, OutputConfig, ProblemsConfig, SamplingConfig, output_option
 from generators.engines.base import Completion, Engine, SamplingParams
 from generators.prompts import build_prompt
 from r1f.config import option
@@ -52,6 +52,7 @@ OWN_COLUMNS = (
 class GenerateConfig(SamplingConfig, EngineConfig, ProblemsConfig, OutputConfig):
     """``r1f generate``: run problems through an engine and write a dataset of completions."""
 
+    out: str = output_option("datasets_out/generations")
     template: str = option("r1-zero", help="Prompt template: r1-zero (think/answer tags), step-by-step, plain, ...")
     n: int = option(1, help="Samples per problem.")
 

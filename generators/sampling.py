@@ -15,7 +15,7 @@ from typing import Any
 
 from filters.text import completion_text
 from generators import assemble
-from generators.config import EngineConfig, GrowthConfig, OutputConfig, ProblemsConfig, SamplingConfig
+from generators.config import EngineConfig, GrowthConfig, OutputConfig, ProblemsConfig, SamplingConfig, output_option
 from r1f.config import option
 from r1f.errors import ConfigError, DataError
 from r1f.schema import stable_id
@@ -51,6 +51,7 @@ def rank_key(row: dict[str, Any]) -> tuple:
 class SampleConfig(SamplingConfig, EngineConfig, ProblemsConfig, GrowthConfig, OutputConfig):
     """``r1f sample``: rejection sampling -- k completions per problem, verified, the correct (or best) kept."""
 
+    out: str = output_option("datasets_out/rejection_sampled")
     k: int = option(4, help="Completions drawn per problem.")
     select: str = option("all", help="all (every correct sample) or best (the best --best-m per problem).")
     best_m: int = option(

@@ -71,12 +71,12 @@ class Executor(ABC):
             return step.finish(ctx)
         world = max(1, min(self.world_size, step.shards()))
         markers = ShardMarkers(step.store_root())
-        merged = StepStats()
+        merged = StepStats()  # what the shards did in this execution (a shard done earlier did nothing now)
         for round_ in range(MAX_ROUNDS):
             pending = [rank for rank in range(world) if markers.done(round_, rank, world) is None]
             if pending:
                 self.run_shards(step, pending, world, round_, markers, progress)
-            for rank in range(world):
+            for rank in pending:
                 merged.merge(markers.done(round_, rank, world) or StepStats())
             ctx = StepContext(rank=0, world_size=world, progress=progress, round=round_, stats=merged)
             result = step.finish(ctx)

@@ -130,7 +130,7 @@ class StepContext:
     progress: Progress | None = None
     #: the round of work (0, then 1, 2, ... when finish asked for more)
     round: int = 0
-    #: in ``finish``: the merged stats of every shard of every round so far
+    #: in ``finish``: the merged stats of the shards run in this execution, every round so far
     stats: StepStats = field(default_factory=StepStats)
 
     def report(self, done: int, total: int | None, label: str = "rows") -> None:

@@ -52,8 +52,11 @@ BAD = [
         lambda s: s["sft_eval"].update(inputs={"model": "cold"}),
         ["needs a model", "cold makes a dataset"],
     ),
-    ("eval as input", lambda s: s.update(base={"step": "eval"}) or s["cold"].update(inputs={"problems": "base"}),
-     ["needs a dataset", "stage base makes an evaluation"]),
+    (
+        "eval as input",
+        lambda s: s.update(base={"step": "eval"}) or s["cold"].update(inputs={"problems": "base"}),
+        ["needs a dataset", "stage base makes an evaluation"],
+    ),
     (
         "bad value",
         lambda s: s["samples"]["config"].update(n_problems="ten"),

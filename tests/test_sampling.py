@@ -8,7 +8,7 @@ from r1f.io import read_rows
 from r1f.store import RunStore
 from tests.conftest import kill_after_chunks, run_r1f
 
-ARGS = ["--n-problems", "8", "--k", "4", "--max-new-tokens", "96"]
+ARGS = ["--n-problems", "8", "--k", "4", "--max-new-tokens", "128"]
 
 
 def test_pass_rates_equal_correct_over_k_from_the_raw_samples(tmp_path, easy_problems):

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from r1f.config import Config, hints
-from r1f.console import console, print_table
+from r1f.console import print_table
 
 
 def _base(tp: Any) -> tuple[Any, bool]:
@@ -216,4 +216,4 @@ def run_step(step: Any, *, force: bool = False) -> Any:
     return result
 
 
-__all__ = ["command_from_config", "config_parameters", "console", "engine_parameters", "run_step", "step_command"]
+__all__ = ["command_from_config", "config_parameters", "engine_parameters", "run_step", "step_command"]

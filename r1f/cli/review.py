@@ -15,6 +15,7 @@ import typer
 
 from r1f.cli.options import command_from_config, run_step
 from r1f.console import console, print_table
+from r1f.errors import Interrupted
 
 review_app = typer.Typer(
     help="Human review in Argilla: serve a local one, push rows, pull the curated result, follow progress.",
@@ -49,7 +50,8 @@ def review_serve(
     ] = None,
     home: HomeOpt = None,
 ) -> None:
-    """Start a real local Argilla (server + Redis + worker, SQLite search) on 127.0.0.1 until Ctrl-C or SIGTERM."""
+    """Start a real local Argilla (server + Redis + worker, SQLite search) on 127.0.0.1 until Ctrl-C or SIGTERM
+    (both stop all three processes)."""
     import time
 
     from curation.review.credentials import CREDENTIALS, default_home
@@ -67,8 +69,11 @@ def review_serve(
                 ["reviewers", ", ".join(reviewer or []) or "none (add with --reviewer NAME)"],
             ],
         )
-        while True:
-            time.sleep(1)
+        try:
+            while True:
+                time.sleep(1)
+        except Interrupted:  # Ctrl-C or SIGTERM is how a server is stopped: a clean exit, everything stopped
+            console.print("stopping Argilla …")
 
 
 def _push(config: Any, extras: dict[str, Any]) -> None:
