@@ -16,7 +16,7 @@ from filters.expression import KeepExpression
 from filters.rules import Rule, parse_rules
 
 #: the R1 report's removal rules every SFT generator applies before its score requirements
-SFT_RULES = "empty,truncated,code_block,overlong_paragraph"
+SFT_RULES = "prompt_too_long,empty,truncated,code_block,overlong_paragraph"
 
 
 def require_score(name: str) -> Rule:

@@ -30,6 +30,10 @@ def _empty(row: dict[str, Any]) -> str | None:
     return "empty" if not completion_text(row.get("completion")).strip() else None
 
 
+def _prompt_too_long(row: dict[str, Any]) -> str | None:
+    return "prompt_too_long" if row.get("finish_reason") == "prompt_too_long" else None
+
+
 def _truncated(row: dict[str, Any]) -> str | None:
     return "truncated" if row.get("finish_reason") == "length" else None
 
@@ -57,6 +61,9 @@ def make_mixed_language(threshold: float = 0.95) -> Callable[[dict[str, Any]], s
 
 
 RULES: dict[str, Callable[..., Rule]] = {
+    "prompt_too_long": lambda: Rule(
+        "prompt_too_long", _prompt_too_long, help="the prompt left no room for an answer in the model's context"
+    ),
     "empty": lambda: Rule("empty", _empty, help="completion is empty or whitespace"),
     "truncated": lambda: Rule("truncated", _truncated, help="generation hit max_new_tokens (finish_reason == length)"),
     "code_block": lambda: Rule("code_block", _code_block, help="code fences or code lines in a math answer"),

@@ -97,6 +97,11 @@ class ScoreStep(Step):
                 rewards.append(NamedReward(name, make_reward(name)))
                 have.add(name)
         rows = read_rows(config.source, split=config.split)
+        if any("solution" in row for row in rows):  # golds as text: one type per column, one meaning per answer
+            from r1f.io import gold_of
+
+            for i, row in enumerate(rows):
+                row["solution"] = gold_of(row.get("solution"), config.source, i, "solution")
         if decision is not None and decision.keep is not None:
             unknown = [n for n in decision.keep.names if n not in have and n not in rows[0]]
             if unknown:

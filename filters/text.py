@@ -115,6 +115,32 @@ def answer_region(text: str) -> str:
     return region
 
 
+def final_answer(text: str) -> str:
+    """The whole final-answer statement a person would edit, or ``""``: the last ``<answer>`` block, else the R1
+    summary (after the last special token), else the last sentence that states the answer.
+
+    Unlike :func:`answer_region` (the bare value, for verification) this keeps the sentence, so a reviewer who
+    corrects "Die Antwort ist 65." rewrites the sentence, not a number glued to a sentence left in place.
+
+    >>> final_answer("|special_token| 13 * 5 = 65 |special_token| Die Antwort ist 65.")
+    'Die Antwort ist 65.'
+    >>> final_answer("<think>2+2</think><answer> 4 </answer>"), final_answer("no answer here")
+    ('4', '')
+    """
+    matches = ANSWER_RE.findall(text)
+    if matches and matches[-1].strip():
+        return matches[-1].strip()
+    parts = SPECIAL_TOKEN_RE.split(text)
+    if len(parts) >= 3 and parts[-1].strip():
+        return parts[-1].strip()
+    stated = list(ANSWER_IS_RE.finditer(text)) or list(BOXED_RE.finditer(text))
+    if not stated:
+        return ""
+    at = stated[-1].start()
+    start = max(text.rfind(mark, 0, at) for mark in (". ", ".\n", "\n", "。", "! ", "? "))
+    return text[start + 1 if start >= 0 else 0 :].strip().split("\n")[0].strip()
+
+
 def reasoning_region(text: str) -> str:
     """The reasoning part: inside ``<think>``, else between the R1 special tokens, else the text minus any answer."""
     match = THINK_RE.search(text)
@@ -124,3 +150,22 @@ def reasoning_region(text: str) -> str:
     if len(parts) >= 3:
         return parts[-2]
     return ANSWER_RE.sub(" ", text)
+
+
+#: signs that read as a minus in answers: U+2212 MINUS SIGN, the dashes people type for it, the small/fullwidth forms
+MINUS_SIGNS = dict.fromkeys(map(ord, "\u2212\u2012\u2013\ufe63\uff0d"), "-")
+
+
+def normalize_answer(text: str) -> str:
+    """Unicode digits and signs as ASCII, so that ``−7`` (U+2212), ``－７`` (fullwidth) and ``٧`` (Arabic-Indic)
+    verify like ``-7`` and ``7``. NFKC folds compatibility forms; every other decimal digit maps to its value.
+
+    >>> normalize_answer("\u22127"), normalize_answer("\uff0d\uff17"), normalize_answer("\u0667\u0662")
+    ('-7', '-7', '72')
+    """
+    import unicodedata
+
+    if text.isascii():
+        return text
+    folded = unicodedata.normalize("NFKC", text).translate(MINUS_SIGNS)
+    return "".join(str(unicodedata.digit(c)) if c.isdigit() and not c.isascii() else c for c in folded)

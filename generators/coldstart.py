@@ -132,18 +132,24 @@ def rule_refine(completion: str, lang: str | None = None) -> tuple[str, str] | s
     """Clean a messy ``<think>…</think><answer>…</answer>`` output: (reasoning, answer) or a reject reason.
 
     Strips filler ("umm", "...", "hmm"), repairs missing closing tags, normalises whitespace, and
-    numbers the remaining sentences as steps. The answer is kept exactly as the model gave it.
+    numbers the remaining sentences as steps. The answer is kept exactly as the model gave it; an output
+    that never opened ``<answer>`` but states its answer ("so the answer is 14") is read from that statement.
 
     >>> rule_refine("<think>  ummm... multiply 3 and 4... get 12... then add 2...</think>\\n<answer> 14 </answer>")
     ('Step 1: Multiply 3 and 4.\\nStep 2: Get 12.\\nStep 3: Then add 2.', '14')
+    >>> rule_refine("<think>3 times 4 is 12, plus 2. So the answer is 14.</think>")
+    ('Step 1: 3 times 4 is 12, plus 2.', '14')
     """
     text = completion_text(completion)
     answers = ANSWER_RE.findall(text)
     answer = answers[-1].strip() if answers else ""
-    if not answer:
-        return "no_answer"
     think = THINK_RE.search(text)
     raw = think.group(1) if think else ANSWER_RE.sub(" ", text)
+    if not answer:
+        stated = parse_natural(re.sub(r"</?(?:think|answer)>", " ", raw))
+        if stated is None:
+            return "no_answer"
+        raw, _, answer = stated
     raw = re.sub(r"</?(?:think|answer)>", " ", raw)
     cleaned = FILLER_RE.sub(" ", ELLIPSIS_RE.sub(".\n", raw))
     sentences = []

@@ -8,7 +8,7 @@ from typing import Any
 
 from generators.problems import DIFFICULTIES, FAMILIES, LANGUAGES, heldout_problems, make_problems
 from r1f.errors import DataError
-from r1f.io import map_columns, read_rows
+from r1f.io import gold_of, map_columns, read_rows
 from r1f.schema import stable_id
 
 BUILTIN = "builtin"
@@ -53,8 +53,12 @@ def load_problems(
             raise DataError(
                 f"{source}: row {i + 1}: column {problem_column!r} is {type(row['problem']).__name__}, expected text"
             )
-        if "solution" in row and row["solution"] is not None:
-            row["solution"] = str(row["solution"])
+        if not row["problem"].strip():
+            raise DataError(
+                f"{source}: row {i + 1}: the problem ({problem_column!r}) is empty; fill it or drop the row"
+            )
+        if "solution" in row:
+            row["solution"] = gold_of(row["solution"], source, i, solution_column or "solution")
         row.setdefault("id", stable_id(str(Path(source).name), row["problem"], row.get("solution")))
         row.setdefault("source", str(source))
     return rows

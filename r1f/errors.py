@@ -22,6 +22,10 @@ class EngineError(R1FactoryError):
     """A generation engine or endpoint failed after its retries."""
 
 
+class DiskFullError(R1FactoryError):
+    """The device holding an output is full; what was finished is kept."""
+
+
 class LockedError(R1FactoryError):
     """Another live run is writing the same output."""
 

@@ -13,12 +13,14 @@ removal of temp directories a killed write left behind, ``--force``, and the per
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 from abc import ABC, abstractmethod
 from pathlib import Path
 
+from r1f.errors import DiskFullError
 from r1f.lock import OutputLock, remove_stale_temps
 from r1f.step import Progress, Step, StepContext, StepResult, StepStats
 
@@ -61,6 +63,13 @@ class Executor(ABC):
                 shutil.rmtree(step.store_root(), ignore_errors=True)
             try:
                 return self._rounds(step, progress)
+            except OSError as err:
+                if err.errno == errno.ENOSPC:
+                    raise DiskFullError(
+                        f"no space left on the device holding {step.output}; finished work is kept in "
+                        f"{step.store_root()}: free some space (or choose another output) and run again"
+                    ) from None
+                raise
             finally:
                 step.close()
 

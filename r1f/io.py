@@ -63,7 +63,7 @@ def _read_file(path: Path) -> list[dict[str, Any]]:
     if suffix == ".parquet":
         return _read_parquet([path])
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Excel's CSVs) is not part of the first column
     except UnicodeDecodeError as err:
         raise DataError(
             f"{path}: not UTF-8 text (bad byte at offset {err.start}); re-encode it, e.g. `iconv -t UTF-8`"
@@ -149,6 +149,16 @@ def _read_hub(name: str, split: str) -> list[dict[str, Any]]:
     raise DataError(f"{name}: {hint}; give a local jsonl/parquet/csv path or a reachable Hub dataset name")
 
 
+def gold_of(value: Any, source: str | Path, index: int, column: str) -> str | None:
+    """A row's gold answer as text (:func:`r1f.schema.gold_text`), or a one-line error naming file, row and column."""
+    from r1f.schema import gold_text
+
+    try:
+        return gold_text(value)
+    except ValueError as err:
+        raise DataError(f"{source}: row {index + 1}: column {column!r}: {err}; fix the value or drop the row") from None
+
+
 def map_columns(rows: list[dict[str, Any]], mapping: Mapping[str, str], *, source: str | Path) -> list[dict[str, Any]]:
     """Rename source columns to the factory's names (``{"problem": "question"}`` reads ``question``).
 
@@ -221,26 +231,26 @@ def write_dataset(
         tables = {split: _table(pa, rows, split, out) for split, rows in materialised.items()}
         for split, table in _same_schema(pa, tables, out).items():
             pq.write_table(table, tmp / DATA_DIR / f"{split}-00000-of-00001.parquet")
-    except BaseException:
+        payload = dict(manifest)
+        payload.setdefault("written_at", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        (tmp / MANIFEST).write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
+        files = dict(extra_files or {})
+        if "README.md" not in files:
+            from r1f.card import dataset_card
+
+            plots = sorted(name for name in files if name.endswith(".png"))
+            files["README.md"] = dataset_card(out.name, materialised, payload, plots)
+        for name, content in files.items():
+            target = tmp / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                target.write_bytes(content)
+            else:
+                target.write_text(content)
+        _fsync_tree(tmp)
+    except BaseException:  # a full disk, a kill: nothing half-written stays (a SIGKILL's is removed by the next run)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    payload = dict(manifest)
-    payload.setdefault("written_at", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-    (tmp / MANIFEST).write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
-    files = dict(extra_files or {})
-    if "README.md" not in files:
-        from r1f.card import dataset_card
-
-        plots = sorted(name for name in files if name.endswith(".png"))
-        files["README.md"] = dataset_card(out.name, materialised, payload, plots)
-    for name, content in files.items():
-        target = tmp / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            target.write_bytes(content)
-        else:
-            target.write_text(content)
-    _fsync_tree(tmp)
     old = out.parent / f".{out.name}.old-{os.getpid()}"
     if out.exists():
         out.rename(old)

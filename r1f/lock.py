@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from r1f.errors import LockedError
+from r1f.errors import ConfigError, LockedError
 
 
 def lock_path(target: str | Path) -> Path:
@@ -36,6 +36,7 @@ class OutputLock:
         self.took_over: dict[str, Any] | None = None
 
     def acquire(self) -> OutputLock:
+        check_writable(self.target)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -74,6 +75,20 @@ class OutputLock:
         self.release()
 
 
+def check_writable(target: str | Path) -> None:
+    """Refuse, before any work, an output that cannot be written: under a file, or in a read-only place."""
+    target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"{target}: is a file, not a directory; choose another output")
+    parent = target.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"{target}: {parent} is a file, so nothing can be written under it; choose another output")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"{target}: cannot write in {parent} (permission denied); choose another output")
+
+
 def _read(fd: int) -> dict[str, Any]:
     try:
         os.lseek(fd, 0, os.SEEK_SET)
@@ -84,14 +99,18 @@ def _read(fd: int) -> dict[str, Any]:
 
 
 def remove_stale_temps(target: str | Path) -> list[Path]:
-    """Delete ``.NAME.tmp-PID`` / ``.NAME.old-PID`` directories a killed or failed write left beside ``target``.
+    """Delete ``.NAME.tmp-PID`` / ``.NAME.old-PID`` directories a killed or failed write left beside ``target``
+    (an ``.old`` one is moved back first when the kill came between the two renames and ``target`` is missing).
 
     Call it only while holding the output's lock: then no other writer can own one of them.
     """
     target = Path(target)
-    removed = []
+    removed: list[Path] = []
     if not target.parent.is_dir():
         return removed
+    olds = sorted(target.parent.glob(f".{target.name}.old-*"))
+    if olds and not target.exists():  # killed between moving the old dataset aside and moving the new one in
+        olds[-1].rename(target)
     for path in target.parent.glob(f".{target.name}.*-*"):
         if path.name.startswith((f".{target.name}.tmp-", f".{target.name}.old-")):
             if path.is_dir():

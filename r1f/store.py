@@ -55,12 +55,16 @@ class RunStore:
         seq = len(list(self.chunks.glob("*.jsonl")))
         name = f"{seq:06d}-{stable_id([r[ID] for r in batch], length=8)}.jsonl"
         tmp = self.chunks / f".{name}.tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            for row in batch:
-                handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.chunks / name)
+        try:
+            with open(tmp, "w", encoding="utf-8") as handle:
+                for row in batch:
+                    handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.chunks / name)
+        except BaseException:  # a full disk or a signal mid-write: no partial chunk, the finished ones stay
+            tmp.unlink(missing_ok=True)
+            raise
         dir_fd = os.open(self.chunks, os.O_RDONLY)
         try:
             os.fsync(dir_fd)

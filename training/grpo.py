@@ -20,6 +20,7 @@ def grpo_rows(config: GRPOTrainConfig) -> list[dict[str, Any]]:
     from generators.prompts import build_prompt
     from generators.sources import load_problems
     from r1f.io import read_rows
+    from r1f.schema import message_problem
 
     source = config.dataset
     if source in ("builtin", "heldout"):
@@ -44,8 +45,12 @@ def grpo_rows(config: GRPOTrainConfig) -> list[dict[str, Any]]:
             raise DataError(
                 f"{source}: row {i + 1} has neither 'prompt' (chat messages) nor 'problem'; columns: {', '.join(row)}"
             )
-        if isinstance(prompt, str):
-            prompt = [{"role": "user", "content": prompt}]
+        problem = message_problem(prompt)
+        if problem:
+            raise DataError(
+                f"{source}: row {i + 1}: 'prompt' {problem}; give chat messages, or a 'problem' column that "
+                f"prompt_template ({config.prompt_template}) turns into messages"
+            )
         out.append(
             {"prompt": prompt, "solution": row.get("solution"), "lang": row.get("lang"), "problem": row.get("problem")}
         )

@@ -34,10 +34,15 @@ def sft_rows(config: SFTTrainConfig) -> list[dict[str, Any]]:
             f"{source}: SFT needs a 'messages' column (chat turns); columns are: {', '.join(rows[0])}. "
             "Make one with r1f cold-start, r1f sample or r1f distill"
         )
+    from r1f.schema import message_problem
+
     out = []
     for i, row in enumerate(rows):
         messages = row["messages"]
-        if not messages or messages[-1].get("role") != "assistant":
+        problem = message_problem(messages)
+        if problem:
+            raise DataError(f"{source}: row {i + 1}: 'messages' {problem}; fix the row or drop it")
+        if messages[-1].get("role") != "assistant":
             raise DataError(f"{source}: row {i + 1}: messages must end with an assistant turn")
         out.append({"messages": [{"role": m["role"], "content": m["content"]} for m in messages]})
     return out

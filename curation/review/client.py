@@ -24,11 +24,14 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from curation.review.credentials import Credentials
-from filters.text import answer_region, reasoning_region, row_completion, row_problem
+from filters.text import SPECIAL_TOKEN_RE, final_answer, reasoning_region, row_completion, row_problem
 from r1f.errors import ConfigError, DataError, R1FactoryError
+from r1f.io import gold_of
+from r1f.redact import redact
 
 VERDICTS = ("accept", "reject")
 TERMS = ("lang", "generator", "method", "family", "source")
@@ -53,7 +56,7 @@ def connect(credentials: Credentials) -> Any:
             "or check --api-url"
         ) from None
     except Exception as err:  # the SDK wraps HTTP errors in its own types
-        text = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+        text = redact(str(err).splitlines()[0][:200], [credentials.api_key]) if str(err) else type(err).__name__
         if "401" in text or "Unauthorized" in text or "api_key" in text.lower():
             raise ReviewError(
                 f"Argilla at {credentials.api_url} refused the API key ({text}); check --api-key"
@@ -67,20 +70,33 @@ def connect(credentials: Credentials) -> Any:
     return client
 
 
-def ensure_reviewers(credentials: Credentials, names: Sequence[str], password: str) -> dict[str, str]:
-    """Annotator accounts in the owner's default workspace; returns ``{username: api_key}``."""
+def ensure_reviewers(credentials: Credentials, names: Sequence[str], home: Path) -> dict[str, str]:
+    """Annotator accounts in the owner's default workspace, each with its own password and API key.
+
+    A reviewer's credentials are written to ``home/reviewers/NAME.json`` (mode 600) once and reused; no
+    reviewer can sign in as the owner or as another reviewer. Returns ``{username: api_key}``.
+    """
+    import secrets
+
     import argilla as rg
+
+    from curation.review.credentials import reviewer_file
 
     client = connect(credentials)
     workspace = client.workspaces(credentials.username) or client.workspaces[0]
     keys = {}
     for name in names:
+        saved = Credentials.load(home, reviewer_file(name))
+        password = saved.password if saved else secrets.token_urlsafe(12)
         user = client.users(username=name)
         if user is None:
             user = rg.User(username=name, password=password, role="annotator", client=client).create()
         if name not in {u.username for u in workspace.users}:
             workspace.add_user(user)
         keys[name] = _user_api_key(credentials, user.id)
+        Credentials(api_url=credentials.api_url, api_key=keys[name], username=name, password=password).save(
+            home, reviewer_file(name)
+        )
     return keys
 
 
@@ -139,6 +155,13 @@ def _settings(rows: Sequence[dict[str, Any]]) -> Any:
     )
 
 
+def _finite(value: Any) -> bool:
+    """A metadata value Argilla can store: present, and not NaN or infinite (JSON has no such numbers)."""
+    import math
+
+    return value is not None and not (isinstance(value, float) and not math.isfinite(value))
+
+
 def _float_columns(rows: Sequence[dict[str, Any]]) -> list[str]:
     names: list[str] = []
     for row in rows:
@@ -153,11 +176,8 @@ def _record(row: dict[str, Any], settings_metadata: set[str]) -> Any:
     import argilla as rg
 
     text = row_completion(row)
-    reasoning = reasoning_region(text).strip() if text else ""
-    answer = answer_region(text).strip() if text else ""
-    if answer == text.strip():
-        answer = ""  # no answer region found: leave the box empty rather than repeat the whole completion
-    metadata = {k: row[k] for k in settings_metadata if row.get(k) is not None}
+    reasoning, answer = _parts(text)
+    metadata = {k: row[k] for k in settings_metadata if _finite(row.get(k))}
     metadata["row"] = json.dumps(row, ensure_ascii=False, default=str)
     suggestions = [
         rg.Suggestion(
@@ -209,10 +229,13 @@ def push(
             raise DataError(f"{source}: row {i + 1} has no 'id'; review needs the factory's stable row ids")
         if not row_problem(row):
             raise DataError(f"{source}: row {i + 1} has no problem text (column 'problem', 'prompt' or 'messages')")
+        gold_of(row.get("solution"), source, i, "solution")  # a NaN gold is an error here, not a traceback later
     client = connect(credentials)
+    settings = _settings(rows)
+    # every record is built (and checked) before anything is created: a bad row never leaves an empty dataset
+    records = {str(row["id"]): _record(dict(row), {p.name for p in settings.metadata}) for row in rows}
     ws = _workspace(client, workspace, credentials)
     dataset = client.datasets(name=name, workspace=ws.name)
-    settings = _settings(rows)
     if dataset is None:
         dataset = rg.Dataset(name=name, workspace=ws.name, settings=settings, client=client).create()
         existing: set[str] = set()
@@ -224,8 +247,7 @@ def push(
         if missing:
             dataset.update()
         existing = {str(r.id) for r in dataset.records(with_responses=False, with_suggestions=False)}
-    names = {p.name for p in dataset.settings.metadata}
-    dataset.records.log([_record(dict(row), names) for row in rows], batch_size=200)
+    dataset.records.log(list(records.values()), batch_size=200)
     ids = {str(row["id"]) for row in rows}
     return PushResult(
         name,
@@ -282,9 +304,17 @@ def _apply(text: str, old: str, new: str, *, last: bool = False) -> str:
     return text[:at] + new + text[at + len(old) :]
 
 
+def _parts(text: str) -> tuple[str, str]:
+    """(reasoning without stray R1 markers, the whole final-answer statement or "") as the review shows them."""
+    if not text:
+        return "", ""
+    reasoning = SPECIAL_TOKEN_RE.sub(" ", reasoning_region(text)).strip()
+    return reasoning, final_answer(text)
+
+
 def _corrected_row(row: dict[str, Any], answers: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     text = row_completion(row)
-    reasoning, answer = reasoning_region(text).strip(), answer_region(text).strip()
+    reasoning, answer = _parts(text)
     new_reasoning = (answers.get("corrected_reasoning") or "").strip()
     new_answer = (answers.get("corrected_answer") or "").strip()
     corrected = text

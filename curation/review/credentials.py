@@ -33,15 +33,24 @@ class Credentials:
     password: str = ""
 
     @classmethod
-    def load(cls, home: Path) -> Credentials | None:
-        path = home / CREDENTIALS
+    def load(cls, home: Path, name: str = CREDENTIALS) -> Credentials | None:
+        path = home / name
         return cls(**json.loads(path.read_text())) if path.is_file() else None
 
-    def save(self, home: Path) -> Path:
-        path = home / CREDENTIALS
+
+def reviewer_file(name: str) -> str:
+    """Where a reviewer's own credentials live in the review home (mode 600)."""
+    return f"reviewers/{name}.json"
+
+    def save(self, home: Path, name: str = CREDENTIALS) -> Path:
+        """Write mode 600 from the first byte (a chmod after writing leaves a window where others could read)."""
+        path = home / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.__dict__, indent=2) + "\n")
-        tmp.chmod(0o600)
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(json.dumps(self.__dict__, indent=2) + "\n")
         tmp.replace(path)
         return path
 

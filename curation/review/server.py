@@ -14,6 +14,7 @@ Everything lives under one home directory (``R1F_ARGILLA_HOME``, default
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -35,6 +36,23 @@ HERE = Path(__file__).resolve().parent
 
 class ServerError(R1FactoryError):
     """The local Argilla (or one of its parts) could not be installed or started."""
+
+
+#: run in the server's venv: create the owner from a key and password read on stdin
+CREATE_OWNER = (
+    "import asyncio, json, sys\n"
+    "from argilla_server.cli.database.users.create_default import _create_default\n"
+    "secret = json.load(sys.stdin)\n"
+    "asyncio.run(_create_default(secret['api_key'], secret['password'], True))\n"
+)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (mode 600 from the start, not chmod-ed after)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    path.chmod(0o600)
 
 
 def venv_dir(home: Path) -> Path:
@@ -108,29 +126,40 @@ def local_argilla(
 ) -> Iterator[Credentials]:
     """Start Redis, the Argilla server and its worker on 127.0.0.1; stop all three on exit.
 
-    The database and search index persist in ``home``, so a restart shows the same datasets.
-    ``reviewers`` are created as annotators with the owner's password (printed by ``serve``).
+    The database and search index persist in ``home`` (mode 700; the databases mode 600), so a restart shows
+    the same datasets. Redis requires a password (in a mode-600 config file), even on loopback. ``reviewers``
+    are created as annotators, each with their own password and API key (``home/reviewers/NAME.json``).
     """
     home = Path(home or default_home())
     home.mkdir(parents=True, exist_ok=True)
+    home.chmod(0o700)  # the database, the search index and credentials.json hold every API key
     redis = shutil.which("redis-server")
     if redis is None:
         raise ServerError("redis-server not found; install it (Debian: `apt-get install redis-server`)")
     python = ensure_server_venv(home, install=install)
     data = home / "data"
     data.mkdir(exist_ok=True)
+    data.chmod(0o700)
     logs = home / "logs"
     logs.mkdir(exist_ok=True)
+    logs.chmod(0o700)
     port = port or free_port()
     redis_port = free_port()
     previous = Credentials.load(home)
     api_key = previous.api_key if previous else "r1f." + secrets.token_urlsafe(24)
     password = previous.password if previous else secrets.token_urlsafe(12)
+    redis_password = secrets.token_urlsafe(24)
+    redis_conf = data / "redis.conf"  # the password goes in a mode-600 file, never on a command line
+    _write_private(
+        redis_conf,
+        f"port {redis_port}\nbind 127.0.0.1\nprotected-mode yes\nrequirepass {redis_password}\n"
+        f'save ""\nappendonly no\ndir {data}\n',
+    )
     env = {
         **os.environ,
         "ARGILLA_HOME_PATH": str(data),
         "ARGILLA_DATABASE_URL": f"sqlite+aiosqlite:///{data / 'argilla.db'}?check_same_thread=False",
-        "ARGILLA_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "ARGILLA_REDIS_URL": f"redis://:{redis_password}@127.0.0.1:{redis_port}/0",
         "ARGILLA_SEARCH_ENGINE": "sqlite",
         "ARGILLA_SQLITE_SEARCH_PATH": str(data / "search.sqlite"),
         "HF_HUB_DISABLE_TELEMETRY": "1",
@@ -138,44 +167,47 @@ def local_argilla(
         "PYTHONPATH": str(HERE),
     }
     env.pop("VIRTUAL_ENV", None)
+    for name in ("ARGILLA_API_KEY", "OPENAI_API_KEY", "HF_TOKEN"):  # the server needs none of the user's keys
+        env.pop(name, None)
     processes: list[subprocess.Popen] = []
 
     def spawn(name: str, args: list[str]) -> subprocess.Popen:
         with open(logs / f"{name}.log", "ab") as log:  # the child keeps its own copy of the descriptor
             process = subprocess.Popen(
-                args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=home, start_new_session=True
+                args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=home, start_new_session=True, umask=0o077
             )
         processes.append(process)
         return process
 
     try:
-        redis_process = spawn(
-            "redis",
-            [
-                redis,
-                "--port",
-                str(redis_port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(data),
-            ],
-        )
+        redis_process = spawn("redis", [redis, str(redis_conf)])
         _wait_port(redis_port, redis_process, "redis-server", logs / "redis.log")
-        for step in (
-            ["database", "migrate"],
-            ["database", "users", "create_default", "--api-key", api_key, "--password", password, "--quiet"],
-        ):
-            result = subprocess.run(
-                [str(python), "-m", "argilla_server", *step], env=env, capture_output=True, text=True, cwd=home
-            )
-            if result.returncode != 0:
-                tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or [""]
-                raise ServerError(f"argilla-server {' '.join(step[:3])} failed: {tail[0]}")
+        migrate = subprocess.run(
+            [str(python), "-m", "argilla_server", "database", "migrate"],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=home,
+            umask=0o077,
+        )
+        if migrate.returncode != 0:
+            tail = (migrate.stderr or migrate.stdout).strip().splitlines()[-1:] or [""]
+            raise ServerError(f"argilla-server database migrate failed: {tail[0]}")
+        # the owner's key and password go through stdin: a command line is visible to every user (ps)
+        owner = subprocess.run(
+            [str(python), "-c", CREATE_OWNER],
+            input=json.dumps({"api_key": api_key, "password": password}),
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=home,
+            umask=0o077,
+        )
+        if owner.returncode != 0:
+            tail = (owner.stderr or owner.stdout).strip().splitlines()[-1:] or [""]
+            raise ServerError(f"creating the Argilla owner failed: {tail[0]}")
+        for path in data.glob("*.db*"):
+            path.chmod(0o600)
         server = spawn("server", [str(python), str(HERE / "server_main.py"), "serve", "127.0.0.1", str(port)])
         spawn("worker", [str(python), str(HERE / "server_main.py"), "worker"])
         url = f"http://127.0.0.1:{port}"
@@ -185,7 +217,9 @@ def local_argilla(
         if reviewers:
             from curation.review.client import ensure_reviewers
 
-            ensure_reviewers(credentials, reviewers, password)
+            ensure_reviewers(credentials, reviewers, home)
+        for path in data.glob("*.sqlite*"):
+            path.chmod(0o600)
         yield credentials
     finally:
         for process in reversed(processes):  # worker, server, then redis: nothing outlives what it talks to

@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from filters.text import answer_region, completion_text, prompt_text
+from filters.text import answer_region, completion_text, normalize_answer, prompt_text
 from filters.verify import shared_pool
 from r1f.errors import ConfigError
 
@@ -28,7 +28,7 @@ def correctness(completions: Sequence[Any], golds: Sequence[Any]) -> list[float 
             continue
         text = completion_text(completion)
         region = answer_region(text)
-        pairs.append((str(gold), region, region is not text))
+        pairs.append((normalize_answer(str(gold)), normalize_answer(region), region is not text))
         where.append(i)
     for i, value in zip(where, shared_pool().verify(pairs)):
         results[i] = value

@@ -2,40 +2,68 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from filters.text import completion_text
 from r1f.errors import ConfigError
 
+#: characters of scripts written without spaces: each is a token (a word segmenter would do better; characters
+#: already catch what the penalty is for, text that loops)
+CJK_CHAR_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+TOKEN_RE = re.compile(
+    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]|[^\s\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+"
+)
+CJK_LANGS = ("zh", "ja", "ko")
+
+
+def repetition_tokens(text: str, lang: str | None = None) -> list[str]:
+    """Lower-cased words; in Chinese, Japanese or Korean text (by the row's ``lang``, else by script) every
+    CJK character is a token, so a loop like ``这个这个这个`` has n-grams to repeat (open-r1 segments words
+    with jieba for ``language="zh"``; characters need no extra package).
+
+    >>> repetition_tokens("这个这个 OK", "zh")
+    ['这', '个', '这', '个', 'ok']
+    """
+    lowered = text.lower()
+    cjk = (lang or "")[:2] in CJK_LANGS if lang else len(CJK_CHAR_RE.findall(lowered)) * 3 > len(lowered.split())
+    return TOKEN_RE.findall(lowered) if cjk else lowered.split()
+
 
 class RepetitionPenalty:
-    """``max_penalty * (1 - distinct n-grams / n-grams)`` over lower-cased words; 0 when too short.
+    """``max_penalty * (1 - distinct n-grams / n-grams)`` over tokens (lower-cased words; CJK characters in
+    Chinese, Japanese and Korean text); 0 when too short.
 
     Args:
-        ngram_size: words per n-gram (>= 1).
+        ngram_size: tokens per n-gram (>= 1).
         max_penalty: the penalty of a completion that is one n-gram repeated; must be <= 0.
+        lang_column: the column naming each row's language (without it, the script decides).
 
     >>> r = RepetitionPenalty(ngram_size=2, max_penalty=-1.0)
     >>> r(["a b c d e", "a b a b a b a b", "hi"])
     [0.0, -0.7142857142857143, 0.0]
+    >>> r(["这个" * 50], lang=["zh"])[0] < -0.9
+    True
     """
 
     __name__ = "repetition_penalty"
 
-    def __init__(self, ngram_size: int = 3, max_penalty: float = -1.0) -> None:
+    def __init__(self, ngram_size: int = 3, max_penalty: float = -1.0, lang_column: str = "lang") -> None:
         if max_penalty > 0:
             raise ConfigError(f"repetition_penalty max_penalty must be <= 0 (it is a penalty), got {max_penalty}")
         if ngram_size < 1:
             raise ConfigError(f"repetition_penalty ngram_size must be >= 1, got {ngram_size}")
         self.ngram_size = ngram_size
         self.max_penalty = max_penalty
+        self.lang_column = lang_column
 
     def __call__(self, completions: Sequence[Any], **columns: Any) -> list[float | None]:
         out: list[float | None] = []
         n = self.ngram_size
-        for completion in completions:
-            words = completion_text(completion).lower().split()
+        langs = columns.get(self.lang_column) or [None] * len(completions)
+        for completion, lang in zip(completions, langs):
+            words = repetition_tokens(completion_text(completion), lang)
             if len(words) < n or self.max_penalty == 0:
                 out.append(0.0)
                 continue

@@ -51,12 +51,16 @@ class SamplingParams:
         return out
 
 
+#: finish reason of a prompt that leaves no room for an answer in the model's context (nothing was generated)
+PROMPT_TOO_LONG = "prompt_too_long"
+
+
 @dataclass
 class Completion:
     """One sampled completion; token counts include the EOS token when the model stopped on it."""
 
     text: str
-    finish_reason: str  # "stop" (EOS or a stop string) | "length" (hit max_new_tokens)
+    finish_reason: str  # "stop" (EOS or a stop string) | "length" (hit max_new_tokens) | "prompt_too_long"
     prompt_tokens: int | None
     completion_tokens: int | None
     #: False when the prompt ended with an assistant prefix (a forced start) that the backend could not continue

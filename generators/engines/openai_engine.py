@@ -11,15 +11,19 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 from collections.abc import Sequence
 from typing import Any
 
-from generators.engines.base import Completion, Engine, SamplingParams
+from generators.engines.base import PROMPT_TOO_LONG, Completion, Engine, SamplingParams
 from generators.engines.options import OpenAIOptions, engine_options
 from r1f.errors import EngineError
+from r1f.redact import redact
 from r1f.schema import Messages
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+#: how servers say a prompt does not fit the context (vLLM, OpenAI, SGLang, llama.cpp)
+CONTEXT_RE = re.compile(r"context length|maximum context|too long|exceeds the (?:max|context)|context window", re.I)
 
 
 class OpenAIEngine(Engine):
@@ -50,8 +54,11 @@ class OpenAIEngine(Engine):
     def identity(self) -> dict[str, Any]:
         return {"engine": self.name, "model": self.model, "base_url": self.base_url}
 
+    def _key(self) -> str:
+        return os.environ.get(self.api_key_env) or ""
+
     def _headers(self) -> dict[str, str]:
-        key = os.environ.get(self.api_key_env)
+        key = self._key()
         return {"Authorization": f"Bearer {key}"} if key else {}
 
     def generate(self, prompts: Sequence[Messages], params: SamplingParams) -> list[list[Completion]]:
@@ -119,7 +126,7 @@ class OpenAIEngine(Engine):
                     last = (
                         f"{type(err).__name__} after {self.timeout:g}s timeout"
                         if isinstance(err, httpx.TimeoutException)
-                        else f"{type(err).__name__}: {err}"
+                        else f"{type(err).__name__}: {redact(str(err), [self._key()])}"
                     )
                     continue
             if response.status_code == 200:
@@ -128,7 +135,8 @@ class OpenAIEngine(Engine):
                     for result in results:
                         result.prefix_applied = False
                 return results
-            last = f"HTTP {response.status_code}: {response.text[:200]!r}"
+            # servers echo the request's key in errors ("Incorrect API key provided: Bearer sk-..."): mask it
+            last = f"HTTP {response.status_code}: {redact(response.text[:200], [self._key()])!r}"
             if (
                 "continue_final_message" in body
                 and response.status_code in (400, 422)
@@ -139,6 +147,8 @@ class OpenAIEngine(Engine):
                 body.pop("add_generation_prompt")
                 body["messages"] = prompt[:-1]
                 continue
+            if response.status_code in (400, 413, 422) and CONTEXT_RE.search(response.text):
+                return [Completion("", PROMPT_TOO_LONG, None, 0) for _ in range(n)]
             if n > 1 and response.status_code in (400, 422) and "n" in response.text:
                 self._native_n = False
                 return []

@@ -15,7 +15,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from generators.engines.base import Completion, Engine, SamplingParams
+from generators.engines.base import PROMPT_TOO_LONG, Completion, Engine, SamplingParams
 from generators.engines.options import TransformersOptions, engine_options
 from generators.models import DEFAULT_MODEL
 from r1f.schema import Messages, stable_id
@@ -147,6 +147,7 @@ class TransformersEngine(Engine):
             eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
             eos_ids.add(self.tokenizer.eos_token_id)
             self.eos_ids = {e for e in eos_ids if e is not None}
+            self.context_length = int(getattr(model.config, "max_position_embeddings", None) or 1 << 30)
         return self._model
 
     def identity(self) -> dict[str, Any]:
@@ -174,8 +175,17 @@ class TransformersEngine(Engine):
 
         self.model  # noqa: B018 - loads on first use and sets self.device and self.eos_ids
         encoded = [self.encode(p) for p in prompts]
+        # a prompt that leaves no room for the answer in the model's context is skipped, with the reason
+        room = self.context_length - params.max_new_tokens
+        result: list[list[Completion]] = [[None] * params.n for _ in prompts]  # type: ignore[list-item]
+        for i, ids in enumerate(encoded):
+            if len(ids) > room:
+                skipped = Completion(
+                    text="", finish_reason=PROMPT_TOO_LONG, prompt_tokens=len(ids), completion_tokens=0
+                )
+                result[i] = [skipped] * params.n
         # One sequence per (prompt, sample); longest prompts first so joins pad the new rows, not the batch.
-        seqs = [(i, j) for i in range(len(prompts)) for j in range(params.n)]
+        seqs = [(i, j) for i in range(len(prompts)) for j in range(params.n) if len(encoded[i]) <= room]
         seqs.sort(key=lambda s: -len(encoded[s[0]]))
         generator = None
         if not params.greedy:
@@ -183,7 +193,6 @@ class TransformersEngine(Engine):
             generator.manual_seed(int(stable_id(params.seed, [list(e) for e in encoded], length=12), 16))
         with torch.inference_mode():
             outputs = self._decode([encoded[i] for i, _ in seqs], params, generator, [i for i, _ in seqs])
-        result: list[list[Completion]] = [[None] * params.n for _ in prompts]  # type: ignore[list-item]
         for (i, j), (ids, reason) in zip(seqs, outputs):
             result[i][j] = self._completion(encoded[i], ids, reason, params)
         return result

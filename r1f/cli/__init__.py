@@ -8,6 +8,7 @@ entry points.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
@@ -15,6 +16,7 @@ import click
 import typer
 
 from r1f.errors import Interrupted, R1FactoryError
+from r1f.redact import redact
 
 app = typer.Typer(
     name="r1f",
@@ -54,7 +56,15 @@ def main(argv: list[str] | None = None) -> None:
     except R1FactoryError as err:
         if os.environ.get("R1F_DEBUG"):
             raise
-        sys.stderr.write(f"error: {err}\n")
+        sys.stderr.write(f"error: {redact(str(err))}\n")
+        sys.exit(1)
+    except OSError as err:
+        if err.errno != errno.ENOSPC or os.environ.get("R1F_DEBUG"):
+            raise
+        where = f" holding {err.filename}" if err.filename else ""
+        sys.stderr.write(
+            f"error: no space left on the device{where}; finished work is kept: free some space and run again\n"
+        )
         sys.exit(1)
     except click.exceptions.Abort:
         sys.stderr.write("aborted\n")

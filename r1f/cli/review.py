@@ -46,7 +46,8 @@ API = [
 def review_serve(
     port: Annotated[int, typer.Option(help="Port for the web UI and API on 127.0.0.1.")] = 6900,
     reviewer: Annotated[
-        list[str] | None, typer.Option(help="Create this annotator account (repeatable); same password as the owner.")
+        list[str] | None,
+        typer.Option(help="Create this annotator account (repeatable), with its own password and API key."),
     ] = None,
     home: HomeOpt = None,
 ) -> None:
@@ -66,7 +67,11 @@ def review_serve(
             [
                 ["web UI / API", credentials.api_url],
                 ["owner", f"{credentials.username} (password and API key in {home / CREDENTIALS})"],
-                ["reviewers", ", ".join(reviewer or []) or "none (add with --reviewer NAME)"],
+                [
+                    "reviewers",
+                    ", ".join(f"{r} ({home / 'reviewers' / (r + '.json')})" for r in reviewer or [])
+                    or "none (add with --reviewer NAME)",
+                ],
             ],
         )
         try:
