@@ -226,7 +226,7 @@ class LanguageConsistency:
     >>> r = LanguageConsistency()
     >>> r(["<think>Primero multiplicamos tres por cuatro y luego sumamos dos.</think><answer>14</answer>"], lang=["es"])
     [1.0]
-    >>> r(["<think>12 + 2 = 14</think><answer>14</answer>", "<think>Easy.</think><answer>14</answer>"], lang=["es", "es"])
+    >>> r(["<think>12 + 2 = 14</think>", "<think>Easy.</think>"], lang=["es", "es"])  # pure math; too short
     [1.0, None]
     """
 
