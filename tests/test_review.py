@@ -103,10 +103,10 @@ def _run(*args: str, credentials: Credentials) -> subprocess.CompletedProcess:
         os.environ.update(old)
 
 
-def _reviewer_key(credentials: Credentials, name: str) -> str:
+def _reviewer_key(credentials: Credentials, name: str, home: Path) -> str:
     from curation.review.client import ensure_reviewers
 
-    return ensure_reviewers(credentials, [name], credentials.password)[name]
+    return ensure_reviewers(credentials, [name], home)[name]
 
 
 def _pending(credentials: Credentials, dataset_id, key: str) -> dict[str, str]:
@@ -139,7 +139,7 @@ def _respond(credentials: Credentials, key: str, record_id: str, values: dict, s
 def test_push_review_pull_round_trip(argilla, tmp_path):
     import argilla as rg
 
-    credentials, _ = argilla
+    credentials, home = argilla
     rows = [_row(i) for i in range(N)]
     write_dataset(tmp_path / "cold", {"train": rows}, {"kind": "cold_start"})
 
@@ -186,7 +186,7 @@ def test_push_review_pull_round_trip(argilla, tmp_path):
     assert (metrics["completion_tokens"]["min"], metrics["completion_tokens"]["max"]) == (20, 27)
     assert "<html" in httpx.get(f"{credentials.api_url}/", follow_redirects=True).text.lower()  # the web UI
 
-    alice, bob = _reviewer_key(credentials, "alice"), _reviewer_key(credentials, "bob")
+    alice, bob = _reviewer_key(credentials, "alice", home), _reviewer_key(credentials, "bob", home)
     queue = _pending(credentials, dataset.id, alice)
     assert len(queue) == N
     _respond(credentials, alice, queue["row0"], {"verdict": "accept", "quality": 5})
@@ -278,7 +278,7 @@ def test_recipe_review_gate_stops_then_continues_with_the_reviewed_rows(argilla,
 
     from tests.test_coldstart import write_messy
 
-    credentials, _ = argilla
+    credentials, home = argilla
     messy = write_messy(tmp_path / "r1zero.jsonl")
     recipe = {
         "name": "gate",
@@ -302,7 +302,7 @@ def test_recipe_review_gate_stops_then_continues_with_the_reviewed_rows(argilla,
 
     client = rg.Argilla(api_url=credentials.api_url, api_key=credentials.api_key)
     dataset = client.datasets(name="gate-cold", workspace=credentials.username)
-    alice = _reviewer_key(credentials, "alice")
+    alice = _reviewer_key(credentials, "alice", home)
     queue = _pending(credentials, dataset.id, alice)
     kept = read_rows(run_dir / "cold")
     assert sorted(queue) == sorted(r["id"] for r in kept)
