@@ -85,6 +85,8 @@ def check_writable(target: str | Path) -> None:
         parent = parent.parent
     if not parent.is_dir():
         raise ConfigError(f"{target}: {parent} is a file, so nothing can be written under it; choose another output")
+    if os.statvfs(parent).f_flag & os.ST_RDONLY:
+        raise ConfigError(f"{target}: cannot write in {parent} (a read-only file system); choose another output")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ConfigError(f"{target}: cannot write in {parent} (permission denied); choose another output")
 

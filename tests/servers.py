@@ -84,7 +84,8 @@ class FaultServer:
     """A loopback test double that replays scripted statuses, then answers with a fixed completion.
 
     ``script`` is consumed one request at a time: an int is an HTTP status to answer with,
-    ``"hang"`` holds the request open until the server stops. When the script is used up, every
+    ``"hang"`` holds the request open until the server stops, ``"401-echo"`` refuses the request with an
+    error that repeats its Authorization header (as some servers do). When the script is used up, every
     request gets a 200 with one choice.
     """
 
@@ -105,7 +106,11 @@ class FaultServer:
                 if step == "hang":
                     server.release.wait(30)
                     return
-                if step != 200:
+                if step == "401-echo":  # what some servers do: echo the key they were sent in the error
+                    text = f"Incorrect API key provided: {self.headers.get('authorization')}"
+                    payload = json.dumps({"error": {"message": text}}).encode()
+                    self.send_response(401)
+                elif step != 200:
                     payload = b'{"error": "scripted fault"}'
                     self.send_response(step)
                     if step == 429:

@@ -319,3 +319,106 @@ def test_recipe_review_gate_stops_then_continues_with_the_reviewed_rows(argilla,
     picked = read_rows(run_dir / "picked")
     assert sorted(r["id"] for r in picked) == accepted  # the next stage read the reviewed rows
     assert credentials.api_key not in done.stdout + done.stderr + (run_dir / "report.md").read_text()
+
+
+def test_reviewers_have_their_own_accounts_and_the_home_is_private(argilla, tmp_path):
+    credentials, home = argilla
+    from curation.review.credentials import reviewer_file
+
+    alice = _reviewer_key(credentials, "alice", home)
+    saved = Credentials.load(home, reviewer_file("alice"))
+    assert saved.api_key == alice and saved.password and saved.password != credentials.password
+    headers = {"X-Argilla-Api-Key": alice}
+    assert httpx.get(f"{credentials.api_url}/api/v1/users", headers=headers, timeout=30).status_code == 403
+    owner = {"X-Argilla-Api-Key": credentials.api_key}
+    datasets = httpx.get(f"{credentials.api_url}/api/v1/me/datasets", headers=owner, timeout=30).json()["items"]
+    if datasets:
+        deleted = httpx.delete(
+            f"{credentials.api_url}/api/v1/datasets/{datasets[0]['id']}", headers=headers, timeout=30
+        )
+        assert deleted.status_code == 403
+    # a reviewer signs in with their own password, not the owner's
+    login = httpx.post(
+        f"{credentials.api_url}/api/v1/token", data={"username": "alice", "password": saved.password}, timeout=30
+    )
+    assert login.status_code == 200, login.text
+    wrong = httpx.post(
+        f"{credentials.api_url}/api/v1/token", data={"username": "alice", "password": credentials.password}, timeout=30
+    )
+    assert wrong.status_code == 401
+    # modes: the home and its data only for their owner
+    assert (home.stat().st_mode & 0o777) == 0o700 and ((home / "data").stat().st_mode & 0o777) == 0o700
+    for path in [
+        home / "credentials.json",
+        home / reviewer_file("alice"),
+        *(home / "data").glob("*.db"),
+        home / "data" / "redis.conf",
+    ]:
+        assert (path.stat().st_mode & 0o777) == 0o600, path
+    # no key or password on any process's command line
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        assert credentials.api_key not in text and credentials.password not in text, text[:200]
+    # Redis asks for its password, even on loopback
+    conf = (home / "data" / "redis.conf").read_text()
+    port = int(re.search(r"^port (\d+)", conf, re.M).group(1))
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"PING\r\n")
+        assert b"NOAUTH" in sock.recv(200)
+
+
+def test_nan_gold_and_r1_answers_in_review(argilla, tmp_path):
+    credentials, _ = argilla
+    rows = [_row(1), {**_row(2), "solution": float("nan")}]
+    write_dataset(tmp_path / "nan", {"train": rows}, {"kind": "cold_start"})
+    bad = _run("review", "push", str(tmp_path / "nan"), "--dataset-name", "nan-gold", credentials=credentials)
+    assert bad.returncode == 1 and "row 2" in bad.stderr and "solution" in bad.stderr and bad.stderr.count("\n") == 1
+    import argilla as rg
+
+    client = rg.Argilla(api_url=credentials.api_url, api_key=credentials.api_key)
+    assert client.datasets(name="nan-gold", workspace=credentials.username) is None  # nothing half-created
+
+    r1 = "|special_token| 13 * 5 = 65. |special_token| Die Antwort ist 65."
+    row = {**_row(3), "id": "r1form", "completion": r1, "messages": [{"role": "assistant", "content": r1}]}
+    write_dataset(tmp_path / "r1", {"train": [row]}, {"kind": "cold_start"})
+    pushed = _run("review", "push", str(tmp_path / "r1"), "--dataset-name", "r1-form", credentials=credentials)
+    assert pushed.returncode == 0, pushed.stderr
+    record = next(iter(client.datasets(name="r1-form", workspace=credentials.username).records(with_suggestions=True)))
+    assert record.fields["answer"] == "Die Antwort ist 65."
+    assert record.suggestions["corrected_answer"].value == "Die Antwort ist 65."
+    assert "special_token" not in record.fields["reasoning"]
+
+
+def test_review_serve_stops_everything_on_sigterm(tmp_path):
+    home = tmp_path / "home"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = open(tmp_path / "serve.out", "w")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "r1f", "review", "serve", "--port", str(port), "--home", str(home)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and "Argilla is running" not in (tmp_path / "serve.out").read_text():
+        assert process.poll() is None, (tmp_path / "serve.out").read_text()
+        time.sleep(0.5)
+    children = [
+        int(p.parent.name)
+        for p in Path("/proc").glob("[0-9]*/stat")
+        if p.read_text().rsplit(")", 1)[1].split()[1] == str(process.pid)
+    ]
+    assert len(children) >= 3  # redis, the server, the worker
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 0, (tmp_path / "serve.out").read_text()
+    time.sleep(0.5)
+    assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://127.0.0.1:{port}/api/v1/status", timeout=2)
+    assert Credentials.load(home).api_url == ""  # the credentials no longer point at a server

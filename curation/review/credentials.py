@@ -37,11 +37,6 @@ class Credentials:
         path = home / name
         return cls(**json.loads(path.read_text())) if path.is_file() else None
 
-
-def reviewer_file(name: str) -> str:
-    """Where a reviewer's own credentials live in the review home (mode 600)."""
-    return f"reviewers/{name}.json"
-
     def save(self, home: Path, name: str = CREDENTIALS) -> Path:
         """Write mode 600 from the first byte (a chmod after writing leaves a window where others could read)."""
         path = home / name
@@ -53,6 +48,11 @@ def reviewer_file(name: str) -> str:
             handle.write(json.dumps(self.__dict__, indent=2) + "\n")
         tmp.replace(path)
         return path
+
+
+def reviewer_file(name: str) -> str:
+    """Where a reviewer's own credentials live in the review home (mode 600)."""
+    return f"reviewers/{name}.json"
 
 
 def resolve_credentials(api_url: str | None, api_key: str | None, home: Path | None = None) -> Credentials:
