@@ -249,3 +249,43 @@ class TestRegistry:
         clone = pickle.loads(pickle.dumps(reward))
         assert clone.__name__ == reward.__name__
         assert reward.__name__ == name or (name == "format" and reward.__name__ == "format")
+
+
+class TestHostileInput:
+    """Rewards under input a model (or a user) can produce: huge, looping, terse, or in other scripts."""
+
+    def test_language_consistency_is_bounded_on_any_input(self):
+        reward = LanguageConsistency()
+        hostile = [
+            "<think>" + "We add the two numbers and check. " * 30_000,  # ~1 MB
+            "<think>" + "We add two. " * 18_000,  # 200 KB of three-word sentences
+            "<think>" + "abcdefghij" * 10_000,
+        ]
+        for text in hostile:
+            started = time.perf_counter()
+            reward([text], lang=["en"])
+            assert time.perf_counter() - started < 1.0  # bench/language.py measures it precisely
+
+    def test_language_consistency_rules_for_text_too_short_to_judge(self):
+        reward = LanguageConsistency()
+        assert reward(["<think>Easy.</think>", "<think>12 * 4 = 48</think>"], lang=["es", "es"]) == [None, 1.0]
+        assert reward(["<think>First we multiply twelve by four and get forty-eight.</think>"], lang=["en"]) == [1.0]
+        with pytest.raises(ConfigError, match="choose one of langdetect, lingua"):
+            LanguageConsistency(detector="guess")
+
+    def test_repetition_penalty_sees_loops_in_chinese(self):
+        reward = RepetitionPenalty()
+        looping = ["这个" * 100, "我们先算三乘四，再加二。" * 200, "先算三乘四得十二，再加二得十四。"]
+        scores = reward(looping, lang=["zh", "zh", "zh"])
+        assert scores[0] < -0.9 and scores[1] < -0.9 and scores[2] == 0.0
+        assert reward(["这个" * 100])[0] < -0.9  # no lang column: the script decides
+
+    def test_unicode_minus_signs_and_digits_verify(self):
+        completions = ["<answer>\u22127</answer>", "<answer>\uff0d\uff17</answer>", "<answer>\u0667</answer>"]
+        assert Accuracy()(completions, solution=["-7", "-7", "7"]) == [1.0, 1.0, 1.0]
+
+    def test_configuration_errors_are_value_errors(self):
+        with pytest.raises(ValueError):
+            RepetitionPenalty(max_penalty=1.0)
+        with pytest.raises(ValueError):
+            parse_rewards("accuracy,vibes")
