@@ -61,6 +61,34 @@ SENTENCES = {
 }
 
 
+#: short sentences: the hard case (a few words give a detector little to go on, and they merge across languages)
+SHORT = {
+    "en": ["Add the two.", "Check it again.", "That gives twelve.", "Now divide by four.", "So it is right."],
+    "es": [
+        "Sumamos los dos.",
+        "Lo comprobamos otra vez.",
+        "Eso da doce.",
+        "Ahora dividimos entre cuatro.",
+        "Así que es correcto.",
+    ],
+    "fr": [
+        "On ajoute les deux.",
+        "On vérifie encore.",
+        "Cela donne douze.",
+        "Maintenant on divise par quatre.",
+        "Donc c'est juste.",
+    ],
+    "de": [
+        "Wir addieren beide.",
+        "Wir prüfen es nochmal.",
+        "Das ergibt zwölf.",
+        "Jetzt teilen wir durch vier.",
+        "Also stimmt es.",
+    ],
+    "zh": ["把两个相加。", "再检查一遍。", "得到十二。", "现在除以四。", "所以是对的。"],
+}
+
+
 def _words(text: str) -> int:
     from filters.rewards.language import _word_count
 
@@ -75,10 +103,11 @@ def mixed_set(n: int, seed: int = 0) -> list[tuple[str, str, float]]:
     for i in range(n):
         target = langs[i % len(langs)]
         other = rng.choice([lang for lang in langs if lang != target])
+        pool = SHORT if i % 2 else SENTENCES  # half the items in short sentences
         k = rng.choice([1, 2, 3, 4, 6])
         foreign = rng.choice([0, 0, 1, k // 2, k]) if k > 1 else rng.choice([0, 1])
-        picks = [(target, rng.choice(SENTENCES[target])) for _ in range(k - foreign)]
-        picks += [(other, rng.choice(SENTENCES[other])) for _ in range(foreign)]
+        picks = [(target, rng.choice(pool[target])) for _ in range(k - foreign)]
+        picks += [(other, rng.choice(pool[other])) for _ in range(foreign)]
         rng.shuffle(picks)
         text = " ".join(s for _, s in picks)
         total = sum(_words(s) for _, s in picks)
@@ -111,8 +140,9 @@ def main() -> None:
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).parent))
-    from filters.rewards.language import LanguageConsistency
     from rewards import make_cases  # the reward bench's realistic completions
+
+    from filters.rewards.language import LanguageConsistency
 
     reward = LanguageConsistency()
     reward(["<think>warm up the detector</think>"], lang=["en"])
@@ -120,7 +150,7 @@ def main() -> None:
     langs = ["en", "es", "fr", "de", "zh"]
     realistic = [(c, langs[i % 5]) for i, (c, _, _) in enumerate(cases)]
     times, _ = timings(reward, realistic)
-    print(f"## language_consistency time per item ({args.n} realistic completions, langdetect)\n")
+    print(f"## language_consistency time per item ({args.n} realistic completions, default detector lingua)\n")
     print("| inputs | items | p50 ms | p99 ms | max ms |")
     print("|---|---|---|---|---|")
     print(
@@ -138,10 +168,10 @@ def main() -> None:
         print(f"| {name} ({len(text) // 1000} K chars) | 1 | – | – | {1000 * t[0]:.1f} (score {v[0]}) |")
 
     print(f"\n## Detectors on mixed-language reasoning ({args.mixed} items, five languages, truth by construction)\n")
-    print("| detector | items/s | mean abs error | keep decision (>= 0.95) agrees | not judged |")
-    print("|---|---|---|---|---|")
+    print("| detector | items/s | mean abs error | keep decision (>= 0.95) agrees | not judged | short items: error |")
+    print("|---|---|---|---|---|---|")
     items = mixed_set(args.mixed)
-    for name in ("langdetect", "lingua"):
+    for name in ("lingua", "langdetect"):
         try:
             fn = LanguageConsistency(detector=name)
             fn(["<think>warm up the detector</think>"], lang=["en"])
@@ -151,12 +181,13 @@ def main() -> None:
         started = time.perf_counter()
         scores = [fn([f"<think>{text}</think>"], lang=[lang])[0] for text, lang, _ in items]
         seconds = time.perf_counter() - started
-        judged = [(s, t) for s, (_, _, t) in zip(scores, items) if s is not None]
-        error = statistics.mean(abs(s - t) for s, t in judged)
-        agree = statistics.mean((s >= 0.95) == (t >= 0.95) for s, t in judged)
+        judged = [(s, t, i) for i, (s, (_, _, t)) in enumerate(zip(scores, items)) if s is not None]
+        error = statistics.mean(abs(s - t) for s, t, _ in judged)
+        agree = statistics.mean((s >= 0.95) == (t >= 0.95) for s, t, _ in judged)
+        short = statistics.mean(abs(s - t) for s, t, i in judged if i % 2)
         print(
             f"| {name} | {len(items) / seconds:.0f} | {error:.3f} | {100 * agree:.1f} % | "
-            f"{len(items) - len(judged)} |"
+            f"{len(items) - len(judged)} | {short:.3f} |"
         )
 
 

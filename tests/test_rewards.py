@@ -270,7 +270,7 @@ class TestHostileInput:
         reward = LanguageConsistency()
         assert reward(["<think>Easy.</think>", "<think>12 * 4 = 48</think>"], lang=["es", "es"]) == [None, 1.0]
         assert reward(["<think>First we multiply twelve by four and get forty-eight.</think>"], lang=["en"]) == [1.0]
-        with pytest.raises(ConfigError, match="choose one of langdetect, lingua"):
+        with pytest.raises(ConfigError, match="choose one of lingua, langdetect"):
             LanguageConsistency(detector="guess")
 
     def test_repetition_penalty_sees_loops_in_chinese(self):

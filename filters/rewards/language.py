@@ -15,8 +15,10 @@ Two rules for text that says little, documented because they decide rewards:
 Work is bounded per item, whatever the input: at most :data:`MAX_CHARS` characters are read (evenly spaced
 windows of a longer text, so a switch of language anywhere is still seen in proportion), and at most
 :data:`MAX_CHUNKS` detector calls are made (neighbouring sentences merge). The detector is a setting:
-``langdetect`` (the default; seeded, so results repeat) or ``lingua`` (``pip install
-lingua-language-detector``); ``bench/rewards.py`` compares them and says why the default is what it is.
+``lingua`` (the default) or ``langdetect`` (seeded, so its results repeat too). On the five languages'
+mixed-language bench (``bench/language.py``) lingua errs less, above all on short sentences (mean error
+0.016 vs 0.028; 0.033 vs 0.055 on short ones), and runs about 20 times faster; it is made for short and
+mixed text, which is what a chain of thought's sentences are.
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ MAX_CHARS = 4000
 WINDOWS = 8
 #: detector calls per item
 MAX_CHUNKS = 16
-DETECTORS = ("langdetect", "lingua")
+DETECTORS = ("lingua", "langdetect")
+DEFAULT_DETECTOR = "lingua"
 
 
 def _normalise(code: str) -> str:
@@ -116,7 +119,7 @@ def _lingua() -> Callable[[str], dict[str, float]]:
     return probabilities
 
 
-def detector(name: str = "langdetect") -> Callable[[str], dict[str, float]]:
+def detector(name: str = DEFAULT_DETECTOR) -> Callable[[str], dict[str, float]]:
     """``text -> {language: probability}`` among :data:`CANDIDATES` (CJK decided by script, deterministic)."""
     if name not in DETECTORS:
         raise ConfigError(f"language detector {name!r}: choose one of {', '.join(DETECTORS)}")
@@ -129,7 +132,7 @@ def detector(name: str = "langdetect") -> Callable[[str], dict[str, float]]:
     return probabilities
 
 
-def detect(text: str, name: str = "langdetect") -> dict[str, float]:
+def detect(text: str, name: str = DEFAULT_DETECTOR) -> dict[str, float]:
     """Language probabilities of ``text`` (see :func:`detector`)."""
     return detector(name)(text)
 
@@ -190,7 +193,7 @@ def chunks(text: str, max_chunks: int = MAX_CHUNKS) -> list[tuple[str, int]]:
     return out
 
 
-def consistency(text: str, target: str, name: str = "langdetect") -> float | None:
+def consistency(text: str, target: str, name: str = DEFAULT_DETECTOR) -> float | None:
     """Share of the words of ``text`` that sit in chunks written in ``target`` (see the module's rules)."""
     target = _normalise(target)
     probabilities = detector(name)
@@ -204,7 +207,7 @@ def consistency(text: str, target: str, name: str = "langdetect") -> float | Non
     return in_target / total
 
 
-def detect_language(text: str, name: str = "langdetect") -> str | None:
+def detect_language(text: str, name: str = DEFAULT_DETECTOR) -> str | None:
     """The most likely language of a whole text (math removed), or None when it has no words."""
     clean = MATH_RE.sub(" ", sample_text(text))
     if not _word_count(clean):
@@ -221,7 +224,7 @@ class LanguageConsistency:
             or empty for a row, the language of the prompt (``prompts``/``prompt``/``problem``) is used.
         reasoning_only: score only the reasoning (``<think>`` or the R1 reasoning part), as the R1
             report does; otherwise the whole completion.
-        detector: ``langdetect`` (default) or ``lingua``.
+        detector: ``lingua`` (default) or ``langdetect``.
 
     >>> r = LanguageConsistency()
     >>> r(["<think>Primero multiplicamos tres por cuatro y luego sumamos dos.</think><answer>14</answer>"], lang=["es"])
@@ -232,7 +235,9 @@ class LanguageConsistency:
 
     __name__ = "language_consistency"
 
-    def __init__(self, lang_column: str = "lang", reasoning_only: bool = True, detector: str = "langdetect") -> None:
+    def __init__(
+        self, lang_column: str = "lang", reasoning_only: bool = True, detector: str = DEFAULT_DETECTOR
+    ) -> None:
         if detector not in DETECTORS:
             raise ConfigError(f"language_consistency detector {detector!r}: choose one of {', '.join(DETECTORS)}")
         self.lang_column = lang_column
