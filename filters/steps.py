@@ -78,18 +78,18 @@ class ScoreStep(Step):
     def decision(self) -> Any:
         return None
 
-    def finish(self, ctx: StepContext) -> StepResult:
-        from filters.decide import Decision
+    def shards(self) -> int:
+        return 1 << 20
+
+    def _prepare(self) -> tuple[list[Any], Any, list[dict[str, Any]]]:
+        """(rewards, the decision or None, the rows with golds as text); checked before anything is scored."""
         from filters.registry import NamedReward, make_reward, parse_rewards
-        from filters.scoring import ScoreCache, reward_stats
-        from r1f.io import read_rows, write_dataset
-        from r1f.manifest import build_manifest
-        from r1f.plots import dataset_plots
+        from r1f.errors import DataError
+        from r1f.io import gold_of, read_rows
 
         config = self.config
         assert isinstance(config, ScoreConfig)
-        stats = StepStats()
-        decision: Decision | None = self.decision()
+        decision = self.decision()
         rewards = parse_rewards(config.rewards)
         have = {r.name for r in rewards}
         for name in decision.needs if decision else []:
@@ -98,28 +98,53 @@ class ScoreStep(Step):
                 have.add(name)
         rows = read_rows(config.source, split=config.split)
         if any("solution" in row for row in rows):  # golds as text: one type per column, one meaning per answer
-            from r1f.io import gold_of
-
             for i, row in enumerate(rows):
                 row["solution"] = gold_of(row.get("solution"), config.source, i, "solution")
         if decision is not None and decision.keep is not None:
             unknown = [n for n in decision.keep.names if n not in have and n not in rows[0]]
             if unknown:
-                from r1f.errors import DataError
-
                 raise DataError(
                     f"--keep uses {', '.join(unknown)}, which is neither a reward in --rewards "
                     f"({', '.join(sorted(have))}) nor a column ({', '.join(rows[0])})"
                 )
-        cache = ScoreCache(self.store_root() / "scores", rewards, config.completion_column)
-        reused = len(rows) - cache.missing(rows)
+        return rewards, decision, rows
+
+    def _cache(self, rewards: list[Any]) -> Any:
+        from filters.scoring import ScoreCache
+
+        return ScoreCache(self.store_root() / "scores", rewards, self.config.completion_column)  # type: ignore[attr-defined]
+
+    def run(self, ctx: StepContext) -> StepStats:
+        """Score this shard's rows (every ``world_size``-th row from ``rank``) into the score cache."""
+        from r1f.executor import shard_of
+
+        rewards, _, rows = self._prepare()
+        mine = shard_of(rows, ctx.rank, ctx.world_size)
+        cache = self._cache(rewards)
+        missing = cache.missing(mine)
+        stats = StepStats()
         with stats.timed("scoring"):
-            cache.apply(rows, on_progress=lambda done, total: ctx.report(done, total, "rows scored"))
+            cache.scores(mine, on_progress=lambda done, total: ctx.report(done, total, "rows scored"))
+        stats.extra["scored_now"] = missing
+        return stats
+
+    def finish(self, ctx: StepContext) -> StepResult:
+        from filters.scoring import reward_stats
+        from r1f.io import write_dataset
+        from r1f.manifest import build_manifest
+        from r1f.plots import dataset_plots
+
+        config = self.config
+        assert isinstance(config, ScoreConfig)
+        stats = StepStats(timings=dict(ctx.stats.timings))
+        rewards, decision, rows = self._prepare()
+        self._cache(rewards).apply(rows)  # every shard has scored its rows: this reads the cache
+        scored = int(ctx.stats.extra.get("scored_now", 0))
         kept, rejected = decision.split(rows) if decision is not None else (rows, [])
         stats.total, stats.kept = len(rows), len(kept)
         for row in rejected:
             stats.drop(row["reject_reason"])
-        stats.extra.update(scored_now=len(rows) - reused, reused=reused)
+        stats.extra.update(scored_now=scored, reused=len(rows) - scored)
         splits: dict[str, list[dict[str, Any]]] = {"train": kept}
         if rejected and getattr(config, "save_rejected", True):
             splits["rejected"] = rejected
@@ -141,7 +166,7 @@ class ScoreStep(Step):
         write_dataset(config.out, splits, manifest, extra_files=plots)
         summary: list[tuple[str, Any]] = [(f"mean {n}", s["mean"]) for n, s in manifest["rewards"].items()]
         summary += [("kept", len(kept))] + [(f"dropped: {r}", n) for r, n in stats.dropped.most_common()]
-        summary += [("scored now", len(rows) - reused), ("reused", reused)]
+        summary += [("scored now", scored), ("reused", len(rows) - scored)]
         return StepResult(self.output, stats, summary)
 
 

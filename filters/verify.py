@@ -184,7 +184,8 @@ class VerifyPool:
     """
 
     def __init__(self, workers: int | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
-        self.size = workers or max(1, len(os.sched_getaffinity(0)))
+        # R1F_THREADS: executors give each of their workers a share of the cores, and the pool keeps to it
+        self.size = workers or int(os.environ.get("R1F_THREADS") or 0) or max(1, len(os.sched_getaffinity(0)))
         self.timeout = timeout
         self._workers: list[_Worker] = []
         self.timeouts = 0

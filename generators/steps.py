@@ -144,6 +144,14 @@ class GeneratingStep(Step):
     def shards(self) -> int:
         return 1 << 20
 
+    def shard_state(self) -> dict[str, Any]:
+        return {"size": self._size, "first": self._first}
+
+    def set_shard_state(self, state: dict[str, Any]) -> None:
+        if state.get("size") != self._size:
+            self._size, self._problems = state.get("size"), None
+        self._first = state.get("first", self._first)
+
     def problems(self) -> list[dict[str, Any]]:
         """This round's problems (the first ``n_problems``, more once the step has grown)."""
         if self._problems is None:

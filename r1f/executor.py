@@ -5,7 +5,7 @@ marker, write each shard's stats and marker, then call :meth:`Step.finish` once.
 executor owns what every step needs and none should write itself: one writer per output (the lock),
 removal of temp directories a killed write left behind, ``--force``, and the per-shard files::
 
-    .<output>.run/shards/r<round>-<rank>-of-<world>.json   stats of a finished shard (its completion marker)
+    .<output>.run/shards/<config>/r<round>-<rank>-of-<world>.json   a finished shard's stats (its completion marker)
 
 :class:`LocalExecutor` runs the shards one after another in this process. A distributed executor
 (Ray) implements :meth:`Executor.run_shards` and inherits everything else.
@@ -22,6 +22,7 @@ from pathlib import Path
 
 from r1f.errors import DiskFullError
 from r1f.lock import OutputLock, remove_stale_temps
+from r1f.schema import stable_id
 from r1f.step import Progress, Step, StepContext, StepResult, StepStats
 
 #: rounds a step may ask for before the executor stops it (a generator growing its problem set)
@@ -29,10 +30,11 @@ MAX_ROUNDS = 8
 
 
 class ShardMarkers:
-    """Completion markers and stats of a step's shards, under its run store."""
+    """Completion markers and stats of a step's shards, under its run store, per config (a marker says a shard
+    is done for the settings that made it, not for others)."""
 
-    def __init__(self, store_root: Path) -> None:
-        self.root = store_root / "shards"
+    def __init__(self, store_root: Path, key: str = "") -> None:
+        self.root = store_root / "shards" / key if key else store_root / "shards"
 
     def _path(self, round_: int, rank: int, world: int) -> Path:
         return self.root / f"r{round_}-{rank:05d}-of-{world:05d}.json"
@@ -56,7 +58,16 @@ class Executor(ABC):
     world_size: int = 1
 
     def execute(self, step: Step, *, force: bool = False, progress: Progress | None = None) -> StepResult:
-        """Run ``step`` to completion under its output lock; ``force`` discards its run store first."""
+        """Run ``step`` to completion under its output lock; ``force`` discards its run store first.
+
+        Under a distributed launcher (``accelerate launch``, ``torchrun``) every process runs the command; only
+        the process of rank 0 owns the output (lock, cleanup), the others train beside it.
+        """
+        if distributed_rank() > 0:
+            try:
+                return self._rounds(step, progress)
+            finally:
+                step.close()
         with OutputLock(step.output, what=f"{step.output} ({step.name})"):
             remove_stale_temps(step.output)
             if force:
@@ -79,7 +90,7 @@ class Executor(ABC):
             ctx.stats = step.run(ctx)
             return step.finish(ctx)
         world = max(1, min(self.world_size, step.shards()))
-        markers = ShardMarkers(step.store_root())
+        markers = ShardMarkers(step.store_root(), stable_id(step.name, step.config.fingerprint_dict()))
         merged = StepStats()  # what the shards did in this execution (a shard done earlier did nothing now)
         for round_ in range(MAX_ROUNDS):
             pending = [rank for rank in range(world) if markers.done(round_, rank, world) is None]
@@ -115,13 +126,27 @@ class LocalExecutor(Executor):
             markers.mark(round_, rank, world, stats)
 
 
-def executor_for(name: str = "local", **options: object) -> Executor:
-    """The executor called ``name`` (``local``; ``ray`` arrives with the scale-out work)."""
+EXECUTORS = ("local", "ray")
+
+
+def distributed_rank() -> int:
+    """This process's rank under ``accelerate launch`` / ``torchrun`` (0 when not distributed)."""
+    return int(os.environ.get("RANK") or os.environ.get("LOCAL_RANK") or 0)
+
+
+def executor_for(
+    name: str = "local", *, workers: int = 1, address: str | None = None, resources: dict | None = None
+) -> Executor:
+    """The executor called ``name``: ``local`` (this process) or ``ray`` (``workers`` Ray actors)."""
     from r1f.errors import ConfigError
 
     if name == "local":
-        return LocalExecutor(**options)  # type: ignore[arg-type]
-    raise ConfigError(f"unknown executor {name!r}; available: local")
+        return LocalExecutor()
+    if name == "ray":
+        from r1f.ray_executor import RayExecutor
+
+        return RayExecutor(world_size=workers, address=address, resources=resources)
+    raise ConfigError(f"unknown executor {name!r}; choose one of {', '.join(EXECUTORS)}")
 
 
 def shard_of(items: list, rank: int, world: int) -> list:

@@ -85,6 +85,8 @@ class Pipeline:
     run_dir: Path
     stages: dict[str, Stage] = field(default_factory=dict)
     text: str = ""
+    #: where stages' shards run: {name: local|ray, workers, address, resources}
+    executor: dict[str, Any] = field(default_factory=dict)
 
     def consumers(self, name: str) -> list[Stage]:
         return [s for s in self.stages.values() if name in s.upstream]
@@ -131,7 +133,7 @@ def load_pipeline(
     if not isinstance(data, dict) or not isinstance(data.get("stages"), dict) or not data["stages"]:
         raise ConfigError(f"{path}: a recipe is a mapping with 'stages:' (stage name -> step, config, inputs)")
     apply_overrides(data, overrides or {}, where)
-    unknown = set(data) - {"name", "description", "format", "defaults", "stages", "run_dir"}
+    unknown = set(data) - {"name", "description", "format", "defaults", "stages", "run_dir", "executor"}
     if unknown:
         raise ConfigError(f"{where}: unknown top-level key(s) {', '.join(sorted(unknown))}")
     fmt = data.get("format", "think")
@@ -140,6 +142,15 @@ def load_pipeline(
     name = str(data.get("name") or path.stem)
     root = Path(run_dir or data.get("run_dir") or Path("datasets_out") / "runs" / name)
     pipeline = Pipeline(name, path, str(data.get("description") or ""), fmt, root, text=text)
+    executor = data.get("executor") or {}
+    if isinstance(executor, str):
+        executor = {"name": executor}
+    extra = set(executor) - {"name", "workers", "address", "resources"} if isinstance(executor, dict) else {"?"}
+    if extra:
+        raise ConfigError(
+            f"{where}: executor takes name, workers, address, resources (e.g. executor: {{name: ray, workers: 4}})"
+        )
+    pipeline.executor = dict(executor)
     defaults = data.get("defaults") or {}
     if not isinstance(defaults, dict):
         raise ConfigError(f"{where}: defaults must be a mapping of config keys")

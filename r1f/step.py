@@ -181,6 +181,13 @@ class Step(ABC):
     def close(self) -> None:
         """Release engines and memory the step holds."""
 
+    def shard_state(self) -> dict[str, Any]:
+        """What a copy of this step on another worker needs to do this round's shards (e.g. a grown problem set)."""
+        return {}
+
+    def set_shard_state(self, state: dict[str, Any]) -> None:
+        """Take the driver's :meth:`shard_state` before running a shard."""
+
     # -- paths ------------------------------------------------------------------------------------
 
     @property

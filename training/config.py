@@ -134,6 +134,12 @@ class TrainConfig(Config):
         "killed run to go on); --no-resume starts over.",
         fingerprint=False,
     )
+    keep_checkpoints: bool = option(
+        False,
+        help="Keep the trainer's checkpoints after the model is saved (they exist so a killed run can resume; each "
+        "holds the model and optimizer state, about three times the model's size).",
+        fingerprint=False,
+    )
     trl: dict[str, Any] = option(
         default_factory=dict, cli=False, help="Fields of TRL's config (GRPOConfig / SFTConfig), by their own names."
     )
@@ -244,6 +250,7 @@ def device_defaults(trl: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     out = dict(trl)
+    out.setdefault("save_total_limit", 1)  # one checkpoint is enough to resume; each is ~3x the model
     if not torch.cuda.is_available():
         out.setdefault("use_cpu", True)
         out["bf16"] = False

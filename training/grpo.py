@@ -108,7 +108,9 @@ def run_grpo(config: GRPOTrainConfig, progress: Progress | None = None) -> dict[
         "log_history": trainer.state.log_history,
         "recipe": config.flat(),
     }
-    write_card(Path(args.output_dir), summary)
+    if trainer.is_world_process_zero():
+        write_card(Path(args.output_dir), summary)
+        drop_checkpoints(config, Path(args.output_dir))
     return summary
 
 
@@ -124,8 +126,11 @@ def prepare_output(config: TrainConfig, output_dir: Path) -> str | None:
     """
     import shutil
 
+    from r1f.executor import distributed_rank
     from r1f.schema import stable_id
 
+    if distributed_rank() > 0:  # rank 0 owns the output directory; the others resume from what it chose
+        return _last_complete(output_dir) if config.resume else None
     output_dir.mkdir(parents=True, exist_ok=True)
     marker = output_dir / FINGERPRINT_FILE
     fingerprint = stable_id(config.fingerprint_dict())
@@ -159,6 +164,22 @@ def quiet_libraries() -> None:
     hf_logging.disable_progress_bar()
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\..*")
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.nn\..*")
+
+
+def drop_checkpoints(config: TrainConfig, output_dir: Path) -> None:
+    """Once the model is saved, its checkpoints have done their job (resuming a killed run); remove them unless
+    asked to keep them, so a recipe does not leave gigabytes of optimizer state per stage."""
+    import shutil
+
+    if not config.keep_checkpoints:
+        for checkpoint in output_dir.glob("checkpoint-*"):
+            shutil.rmtree(checkpoint, ignore_errors=True)
+
+
+def _last_complete(output_dir: Path) -> str | None:
+    checkpoints = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    complete = [c for c in checkpoints if (c / "trainer_state.json").is_file()]
+    return str(complete[-1]) if complete else None
 
 
 def progress_callback(progress: Progress | None) -> Any:

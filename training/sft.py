@@ -80,7 +80,15 @@ def run_sft(config: SFTTrainConfig, progress: Progress | None = None) -> dict[st
     """Supervised fine-tuning as ``config`` says; returns the summary written into the model card."""
     from trl import SFTConfig
 
-    from training.grpo import _last_logs, prepare_output, progress_callback, quiet_libraries, quiet_trainer, write_card
+    from training.grpo import (
+        _last_logs,
+        drop_checkpoints,
+        prepare_output,
+        progress_callback,
+        quiet_libraries,
+        quiet_trainer,
+        write_card,
+    )
 
     rows = sft_rows(config)
     trl = config.trl_kwargs("datasets_out/models/r1-sft")
@@ -113,7 +121,8 @@ def run_sft(config: SFTTrainConfig, progress: Progress | None = None) -> dict[st
     quiet_trainer(trainer)
     trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model(args.output_dir)
-    tokenizer.save_pretrained(args.output_dir)
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(args.output_dir)
     summary = {
         "stage": "sft",
         "base_model": config.model,
@@ -128,5 +137,7 @@ def run_sft(config: SFTTrainConfig, progress: Progress | None = None) -> dict[st
         "log_history": trainer.state.log_history,
         "recipe": config.flat(),
     }
-    write_card(Path(args.output_dir), summary)
+    if trainer.is_world_process_zero():
+        write_card(Path(args.output_dir), summary)
+        drop_checkpoints(config, Path(args.output_dir))
     return summary

@@ -50,6 +50,7 @@ class OpenAIEngine(Engine):
         self.backoff = opts.backoff
         self._native_n = True
         self._continue_ok = True
+        self._logprobs_ok = True
 
     def identity(self) -> dict[str, Any]:
         return {"engine": self.name, "model": self.model, "base_url": self.base_url}
@@ -104,6 +105,8 @@ class OpenAIEngine(Engine):
         }
         if n > 1:
             body["n"] = n
+            if self._logprobs_ok:  # per-choice token counts (usage is per response): count the choice's tokens
+                body.update(logprobs=True, top_logprobs=0)
         prefixed = bool(prompt) and prompt[-1]["role"] == "assistant"
         if prefixed and self._continue_ok:
             # continue a forced start (e.g. "<think>\n"); vLLM and SGLang honour these, others may not
@@ -149,6 +152,11 @@ class OpenAIEngine(Engine):
                 continue
             if response.status_code in (400, 413, 422) and CONTEXT_RE.search(response.text):
                 return [Completion("", PROMPT_TOO_LONG, None, 0) for _ in range(n)]
+            if "logprobs" in body and response.status_code in (400, 422) and "logprobs" in response.text:
+                self._logprobs_ok = False
+                body.pop("logprobs")
+                body.pop("top_logprobs")
+                continue
             if n > 1 and response.status_code in (400, 422) and "n" in response.text:
                 self._native_n = False
                 return []
@@ -178,13 +186,14 @@ class OpenAIEngine(Engine):
             message = choice.get("message") or {}
             text = message.get("content") or ""
             reason = choice.get("finish_reason") or "stop"
+            tokens = (choice.get("logprobs") or {}).get("content")
             out.append(
                 Completion(
                     text=text,
                     finish_reason="length" if reason == "length" else "stop",
                     prompt_tokens=prompt_tokens,
-                    # usage is per response; per sample only when the response holds one sample
-                    completion_tokens=total if len(choices) == 1 else None,
+                    # usage is per response: one sample's own count, or each choice's tokens when listed
+                    completion_tokens=total if len(choices) == 1 else (len(tokens) if tokens is not None else None),
                 )
             )
         return out

@@ -20,6 +20,12 @@ from generators.engines.options import TransformersOptions, engine_options
 from generators.models import DEFAULT_MODEL
 from r1f.schema import Messages, stable_id
 
+
+def cpu_threads() -> int:
+    """Threads a CPU engine may use: ``R1F_THREADS`` (executors set it per worker), else every core it may use."""
+    return int(os.environ.get("R1F_THREADS") or 0) or len(os.sched_getaffinity(0))
+
+
 #: joining prompts are prefilled in groups whose longest prompt is at most this factor of the shortest
 PREFILL_SPREAD = 1.15
 #: and of at most this many (padded) tokens per forward pass, which bounds the prompt pass's activations
@@ -138,7 +144,7 @@ class TransformersEngine(Engine):
                 device = "cuda" if torch.cuda.is_available() else "cpu"
             self.device = torch.device(device)
             if self.device.type == "cpu":
-                torch.set_num_threads(self.threads or len(os.sched_getaffinity(0)))
+                torch.set_num_threads(self.threads or cpu_threads())
             model = AutoModelForCausalLM.from_pretrained(self.resolved.path, dtype=getattr(torch, self.dtype_name))
             self._model = model.to(self.device).eval()
             # transformers >= 5.24 names the KV cache argument `cache` (and warns on the old name)

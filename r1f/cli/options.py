@@ -185,6 +185,63 @@ FORCE = inspect.Parameter(
     default=False,
     annotation=Annotated[bool, typer.Option("--force", help="Ignore finished work in the run store and start again.")],
 )
+#: where a step's shards run: flags every step command (and ``r1f run``) takes
+EXECUTION = [
+    inspect.Parameter(
+        "executor",
+        inspect.Parameter.KEYWORD_ONLY,
+        default="local",
+        annotation=Annotated[str, typer.Option(help="local (this process) or ray (shards on Ray workers).")],
+    ),
+    inspect.Parameter(
+        "workers",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=2,
+        annotation=Annotated[int, typer.Option(help="ray: workers (shards per round), one engine each.")],
+    ),
+    inspect.Parameter(
+        "ray_address",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[
+            _optional(str), typer.Option(help="ray: an existing cluster (auto, ray://HOST:10001); default starts one.")
+        ],
+    ),
+    inspect.Parameter(
+        "resources",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[
+            _optional(str),
+            typer.Option(help='ray: what each worker asks for, as JSON: {"num_cpus": 1} (default), {"num_gpus": 1}.'),
+        ],
+    ),
+]
+
+
+def make_executor(extras: dict[str, Any]) -> Any:
+    """The executor the execution flags ask for."""
+    import json
+
+    from r1f.errors import ConfigError
+    from r1f.executor import executor_for
+
+    resources = None
+    if extras.get("resources"):
+        try:
+            resources = json.loads(extras["resources"])
+        except json.JSONDecodeError as err:
+            raise ConfigError(
+                f"--resources {extras['resources']!r}: not JSON ({err.msg}); e.g. '{{\"num_gpus\": 1}}'"
+            ) from None
+        if not isinstance(resources, dict):
+            raise ConfigError(f"--resources {extras['resources']!r}: give a JSON object, e.g. '{{\"num_cpus\": 1}}'")
+    return executor_for(
+        extras.get("executor") or "local",
+        workers=int(extras.get("workers") or 2),
+        address=extras.get("ray_address"),
+        resources=resources,
+    )
 
 
 def step_command(app: typer.Typer, name: str, step: str, *, help: str, exclude: Sequence[str] = ()) -> None:
@@ -194,13 +251,13 @@ def step_command(app: typer.Typer, name: str, step: str, *, help: str, exclude: 
     cls = step_class(step)
 
     def run(config: Config, extras: dict[str, Any]) -> None:
-        run_step(cls(config), force=bool(extras.get("force")))
+        run_step(cls(config), force=bool(extras.get("force")), executor=make_executor(extras))
 
-    command_from_config(app, name, cls.config_class, run, help=help, exclude=exclude, extra=[FORCE])
+    command_from_config(app, name, cls.config_class, run, help=help, exclude=exclude, extra=[FORCE, *EXECUTION])
 
 
-def run_step(step: Any, *, force: bool = False) -> Any:
-    """Run ``step`` through the local executor with a progress bar; print its summary table."""
+def run_step(step: Any, *, force: bool = False, executor: Any = None) -> Any:
+    """Run ``step`` through ``executor`` (default: this process) with a progress bar; print its summary table."""
     from r1f.console import progress_bar
     from r1f.executor import LocalExecutor
 
@@ -210,7 +267,7 @@ def run_step(step: Any, *, force: bool = False) -> Any:
         def progress(done: int, total: int | None, label: str) -> None:
             bar.update(task, completed=done, total=total, description=label)
 
-        result = LocalExecutor().execute(step, force=force, progress=progress)
+        result = (executor or LocalExecutor()).execute(step, force=force, progress=progress)
     if result.summary:
         print_table(result.title or f"{step.name} -> {result.output}", ["", "value"], result.summary)
     return result

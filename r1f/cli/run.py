@@ -32,6 +32,16 @@ def run(
         bool,
         typer.Option("--dry-run", help="Print the plan (each stage done / to run / to rerun, and why); run nothing."),
     ] = False,
+    executor: Annotated[
+        str | None, typer.Option(help="local or ray; overrides the recipe's executor: key (default local).")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="ray: workers per stage (shards per round).")] = None,
+    ray_address: Annotated[
+        str | None, typer.Option(help="ray: an existing cluster's address; default starts one.")
+    ] = None,
+    resources: Annotated[
+        str | None, typer.Option(help='ray: what each worker asks for, as JSON: {"num_cpus": 1}, {"num_gpus": 1}.')
+    ] = None,
 ) -> None:
     """Run a recipe's stages in order, skipping those whose config and inputs are unchanged; write report.md/html.
 
@@ -42,7 +52,8 @@ def run(
     from r1f.runner import REVIEW_EXIT, ReviewPending, Runner
 
     pipeline = load_pipeline(recipe, run_dir=run_dir, overrides=parse_overrides(set_))
-    runner = Runner(pipeline, echo=console.print)
+    given = {"executor": executor, "workers": workers, "ray_address": ray_address, "resources": resources}
+    runner = Runner(pipeline, echo=console.print, executor=pipeline_executor(pipeline, given))
     plan = runner.plan()
     print_table(
         f"Plan of {pipeline.name} ({len(plan)} stages) -> {pipeline.run_dir}",
@@ -67,6 +78,23 @@ def run(
             _finish(pipeline, runner, ran, quiet=True)
         raise
     _finish(pipeline, runner, ran)
+
+
+def pipeline_executor(pipeline: Any, given: dict[str, Any]) -> Any:
+    """The recipe's ``executor:`` with the command line's flags on top."""
+    import json
+
+    from r1f.cli.options import make_executor
+
+    recipe = dict(pipeline.executor)
+    chosen = {
+        "executor": recipe.get("name"),
+        "workers": recipe.get("workers"),
+        "ray_address": recipe.get("address"),
+        "resources": json.dumps(recipe["resources"]) if isinstance(recipe.get("resources"), dict) else None,
+    }
+    chosen.update({k: v for k, v in given.items() if v is not None})
+    return make_executor(chosen)
 
 
 def _execute(runner: Any, *, only: Any, start: Any, until: Any, force: tuple[str, ...], ran: dict[str, bool]) -> None:
