@@ -104,6 +104,9 @@ class Executor(ABC):
                 return result
         return result
 
+    def close(self) -> None:
+        """Release what the executor started (a local Ray cluster); the commands call it when they are done."""
+
     @abstractmethod
     def run_shards(
         self, step: Step, ranks: list[int], world: int, round_: int, markers: ShardMarkers, progress: Progress | None

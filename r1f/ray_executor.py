@@ -63,6 +63,7 @@ class RayExecutor(Executor):
         self.resources = dict(resources or {"num_cpus": 1})
         self._workers: list[Any] = []
         self._for: tuple[type, Any] | None = None
+        self._started = False
 
     # -- the cluster ------------------------------------------------------------------------------------
 
@@ -89,6 +90,7 @@ class RayExecutor(Executor):
                 options["num_cpus"] = max(self.world_size * int(self.resources.get("num_cpus", 1)), 1)
             try:
                 ray.init(**options)
+                self._started = not self.address
             except Exception as err:  # Ray raises ConnectionError, ValueError, RuntimeError for a bad address
                 where = self.address or "a local Ray"
                 raise ConfigError(
@@ -149,3 +151,12 @@ class RayExecutor(Executor):
             return super().execute(step, **kwargs)
         finally:
             self.shutdown()
+
+    def close(self) -> None:
+        """Stop the workers, and the local Ray cluster when this executor started it (not a cluster it joined)."""
+        self.shutdown()
+        if self._started:
+            import ray
+
+            ray.shutdown()
+            self._started = False

@@ -226,6 +226,21 @@ class Runner:
         on_stage: Callable[[str, Stage, PlanItem], None] | None = None,
     ) -> list[dict[str, Any]]:
         """Run the selected stages; returns one summary row per stage (for the table and the report)."""
+        try:
+            return self._run(only=only, start=start, until=until, force=force, progress=progress, on_stage=on_stage)
+        finally:
+            self.executor.close()
+
+    def _run(
+        self,
+        *,
+        only: str | None,
+        start: str | None,
+        until: str | None,
+        force: tuple[str, ...],
+        progress: Any,
+        on_stage: Callable[[str, Stage, PlanItem], None] | None,
+    ) -> list[dict[str, Any]]:
         with OutputLock(self.pipeline.run_dir, what=f"run directory {self.pipeline.run_dir}"):
             (self.pipeline.run_dir / STATE_DIR).mkdir(parents=True, exist_ok=True)
             (self.pipeline.run_dir / STATE_DIR / "recipe.yaml").write_text(self.pipeline.text)

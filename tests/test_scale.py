@@ -77,6 +77,7 @@ def test_a_ray_worker_killed_mid_run_loses_and_duplicates_nothing(tmp_path):
     victim = executor.worker_pids()[0]
     os.kill(victim, signal.SIGKILL)  # really killed: Ray restarts the worker, which redoes its shard from the store
     thread.join(timeout=600)
+    executor.close()
     assert "done" in result, "the run did not finish after a worker was killed"
     keys = [json.loads(line)["id"] for chunk in store.glob("*.jsonl") for line in chunk.read_text().splitlines()]
     assert len(keys) == len(set(keys)) == 6000  # nothing scored twice, nothing lost

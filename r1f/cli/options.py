@@ -267,7 +267,11 @@ def run_step(step: Any, *, force: bool = False, executor: Any = None) -> Any:
         def progress(done: int, total: int | None, label: str) -> None:
             bar.update(task, completed=done, total=total, description=label)
 
-        result = (executor or LocalExecutor()).execute(step, force=force, progress=progress)
+        executor = executor or LocalExecutor()
+        try:
+            result = executor.execute(step, force=force, progress=progress)
+        finally:
+            executor.close()
     if result.summary:
         print_table(result.title or f"{step.name} -> {result.output}", ["", "value"], result.summary)
     return result
