@@ -9,7 +9,7 @@ STAMP := $(VENV)/.r1f-installed
 # torch is pinned to the CPU wheel that lies on this kind of machine; an unpinned torch pulls a
 # multi-GB CUDA build. GPU users: see README ("GPU and vLLM").
 TORCH ?= torch==2.13.0
-EXTRAS ?= rewards,train,plots,serve,review,ray,dev
+EXTRAS ?= rewards,train,plots,serve,review,ray,rg,dev
 export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export PIP_DISABLE_PIP_VERSION_CHECK = 1

@@ -18,6 +18,7 @@ from typing import Any
 from curation.decontaminate import HELDOUT, Decontaminator, load_eval_set
 from curation.dedup import NEAR_THRESHOLD, NUM_PERM, SHINGLE, TARGETS, dedup, target_text
 from curation.mix import mix, train_test_split
+from curation.paraphrase import SIMILARITY
 from r1f.config import Config, option
 from r1f.errors import ConfigError, DataError
 from r1f.ngrams import NGRAM
@@ -57,6 +58,23 @@ class CurateConfig(Config):
         None, help="Text column of the evaluation sets (default: problem/question/prompt/text)."
     )
     ngram: int = option(NGRAM, help="Word n-gram size of the contamination rule (open-r1 uses 8).")
+    digits_masked: bool = option(
+        True,
+        help="Also match with numbers masked, so a copy with other numbers is caught (reported as "
+        "'SET (digits-masked)'); --no-digits-masked keeps only the n-gram rule.",
+    )
+    judge: str | None = option(
+        None,
+        help="Model that judges paraphrases: the most similar evaluation item of each row (MinHash over words) is "
+        "shown to it with the row, and a 'yes' flags the row as 'SET (paraphrase)'. Off by default.",
+    )
+    judge_engine: str = option("transformers", help="Engine of --judge: transformers, openai or vllm.")
+    judge_options: dict[str, Any] = option(
+        default_factory=dict, cli=False, help="The judge engine's own options (recipes only)."
+    )
+    judge_similarity: float = option(
+        SIMILARITY, help="MinHash Jaccard (word sets) at which an evaluation item goes to the judge."
+    )
     contaminated: str = option("drop", help="drop (to split 'rejected') or flag (keep, with contaminated_by).")
     test_size: float = option(
         0.0, help="Test split: a fraction (<1) or a row count; rows of one problem stay together."
@@ -87,6 +105,12 @@ class CurateConfig(Config):
                 raise ConfigError(f"--weights {self.weights}: shares must be >= 0 and at least one > 0")
         if self.test_size < 0:
             raise ConfigError(f"--test-size must be >= 0, got {self.test_size}")
+        if not 0 < self.judge_similarity <= 1:
+            raise ConfigError(f"--judge-similarity {self.judge_similarity}: use a Jaccard similarity in (0, 1]")
+        if self.judge:
+            from generators.engines import check_engine
+
+            check_engine(self.judge_engine, self.judge_options)
 
     @property
     def against(self) -> list[str]:
@@ -126,14 +150,21 @@ def run_curate(config: CurateConfig, on_progress: Callable[[str, int, int], None
 
     contamination: Counter[str] = Counter()
     if config.against:
-        decontaminator = Decontaminator([load_eval_set(s, config.eval_column) for s in config.against], config.ngram)
-        hits = decontaminator.check([target_text(row, "problem") for row in everything])
+        eval_sets = [load_eval_set(s, config.eval_column) for s in config.against]
+        decontaminator = Decontaminator(eval_sets, config.ngram, masked=config.digits_masked)
+        texts = [target_text(row, "problem") for row in everything]
+        hits = decontaminator.check(texts)
+        judged: dict[int, dict[str, str]] = {}
+        if config.judge:
+            counts["paraphrase_judge"] = _judge(config, texts, hits, eval_sets, judged, on_progress)
         clean = []
-        for row, hit in zip(everything, hits):
+        for index, (row, hit) in enumerate(zip(everything, hits)):
             marks = {
                 "contaminated_by": hit["sets"] if hit else None,
                 "contaminated_items": hit["items"] if hit else None,
             }
+            if config.judge:
+                marks["paraphrase_judged"] = judged.get(index)
             if hit is not None:
                 contamination.update(hit["sets"])
             if config.contaminated == "flag":
@@ -141,7 +172,7 @@ def run_curate(config: CurateConfig, on_progress: Callable[[str, int, int], None
             elif hit is not None:
                 rejected.append({**row, "reject_reason": "contaminated", **marks})
             else:
-                clean.append(row)
+                clean.append({**row, "paraphrase_judged": marks["paraphrase_judged"]} if config.judge else row)
         everything = clean
         if on_progress:
             on_progress("decontaminate", 1, 1)
@@ -196,6 +227,10 @@ def run_curate(config: CurateConfig, on_progress: Callable[[str, int, int], None
             "near_threshold": config.near_threshold if config.near else None,
             "decontaminate_against": config.against,
             "ngram": config.ngram,
+            "digits_masked": config.digits_masked,
+            "judge": {"model": config.judge, "engine": config.judge_engine, "similarity": config.judge_similarity}
+            if config.judge
+            else None,
             "contaminated": config.contaminated,
             "test_size": config.test_size,
             "seed": config.seed,
@@ -205,6 +240,54 @@ def run_curate(config: CurateConfig, on_progress: Callable[[str, int, int], None
     reward_columns = sorted({k for row in train for k in row if k.startswith("reward_")})
     write_dataset(config.out, splits, manifest, extra_files=dataset_plots(train, reward_columns))
     return counts
+
+
+def _judge(
+    config: CurateConfig,
+    texts: list[str],
+    hits: list[dict[str, Any] | None],
+    eval_sets: Sequence[Any],
+    judged: dict[int, dict[str, str]],
+    on_progress: Callable[[str, int, int], None] | None,
+) -> dict[str, int]:
+    """Ask the judge about each row the n-gram rules let through whose closest evaluation item looks alike;
+    a yes adds a paraphrase hit to ``hits`` in place, and every answer goes to ``judged`` (row -> the item
+    and what the judge said), so a reviewer can check the judge. Returns how the judge answered."""
+    from curation.paraphrase import RULE, candidates, judge_pairs, verdict
+    from generators.engines import make_engine
+
+    open_rows = [i for i, hit in enumerate(hits) if hit is None]
+    found = candidates([texts[i] for i in open_rows], [s.texts for s in eval_sets], config.judge_similarity)
+    tally = Counter(candidates=len(found), same=0, different=0, unclear=0)
+    if not found:
+        return dict(tally)
+    assert config.judge is not None
+    engine = make_engine(config.judge_engine, config.judge, config.judge_options)
+    try:
+        pairs = [(texts[open_rows[c.row]], eval_sets[c.eval_set].texts[c.item]) for c in found]
+        answers = judge_pairs(engine, pairs)
+    finally:
+        engine.close()
+    for candidate, answer in zip(found, answers):
+        said = verdict(answer)
+        word = "unclear" if said is None else "same" if said else "different"
+        tally[word] += 1
+        eval_set = eval_sets[candidate.eval_set]
+        judged[open_rows[candidate.row]] = {
+            "eval_set": eval_set.name,
+            "item": eval_set.ids[candidate.item],
+            "verdict": word,
+            "answer": answer.strip()[:80],
+        }
+        if said:
+            hits[open_rows[candidate.row]] = {
+                "sets": [f"{eval_set.name} ({RULE})"],
+                "items": [eval_set.ids[candidate.item]],
+                "rules": [RULE],
+            }
+    if on_progress:
+        on_progress("paraphrase-judge", 1, 1)
+    return dict(tally)
 
 
 def _common_template(inputs: Sequence[str]) -> str | None:

@@ -13,12 +13,13 @@ each flagged row hits.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from r1f.errors import DataError
-from r1f.ngrams import NGRAM, word_ngrams
+from r1f.ngrams import NGRAM, normalize, word_ngrams
 
 HELDOUT = "heldout"
 TEXT_COLUMNS = ("problem", "question", "prompt", "text")
@@ -72,12 +73,15 @@ def _has_split(spec: str, split: str) -> bool:
 _MULTIPLIERS = [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93]
 
 
-def _ngram_hashes(texts: Sequence[str], n: int) -> Any:
+def _ngram_hashes(texts: Sequence[str], n: int, min_words: int = 0) -> Any:
     """A polars frame (row, hash) with one line per n-gram of each text.
 
     Words are hashed once by polars; the hash of the n-gram starting at word ``i`` is a position-weighted
     sum of the word hashes ``i .. i+n-1`` (uint64 arithmetic, wrapping), computed for all windows at once
-    in numpy; windows that cross from one text into the next are dropped.
+    in numpy; windows that cross from one text into the next are dropped. ``min_words`` drops windows with
+    fewer tokens that contain a letter (a window of masked numbers and operators says nothing about wording);
+    with it, every text is also its own whole-text n-gram, so a copy of a formula-heavy problem ("Determine
+    what 0 + 0 * 0 equals.") whose windows are all too mathy still matches as a whole.
     """
     import numpy as np
     import polars as pl
@@ -87,10 +91,12 @@ def _ngram_hashes(texts: Sequence[str], n: int) -> Any:
         "row", words=pl.col("text").str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars().str.split(" ")
     ).with_columns(count=pl.col("words").list.len())
     words = words.filter(pl.col("words").list.first() != "")
-    short = words.filter(pl.col("count") < n).select("row", hash=pl.col("words").list.join(" ").hash(seed=0))
+    whole = words if min_words else words.filter(pl.col("count") < n)
+    short = whole.select("row", hash=pl.col("words").list.join(" ").hash(seed=0))
     flat = words.filter(pl.col("count") >= n).select("row", "words").explode("words")
     rows = flat["row"].to_numpy()
     word_hashes = flat["words"].hash(seed=1).to_numpy()
+    wordy = flat["words"].str.contains(r"[^\W\d_]").cast(pl.Int64).to_numpy() if min_words else None
     windows = len(rows) - n + 1
     if windows <= 0:
         return short
@@ -100,59 +106,132 @@ def _ngram_hashes(texts: Sequence[str], n: int) -> Any:
         for k in range(n):
             combined += word_hashes[k : k + windows] * multipliers[k]
     inside = rows[:windows] == rows[n - 1 :]
+    if wordy is not None:
+        running = np.concatenate([[0], np.cumsum(wordy)])
+        inside &= (running[n : n + windows] - running[:windows]) >= min_words
     grams = pl.DataFrame({"row": rows[:windows][inside], "hash": combined[inside]})
     return pl.concat([short, grams.cast({"row": short.schema["row"]})])
 
 
+NUMBER_RE = re.compile(r"\d+(?:[.,/]\d+)*")
+#: what a number becomes in the digits-masked rule
+NUMBER = "0"
+
+
+def mask_digits(text: str) -> str:
+    """The text with every number replaced by one placeholder: "same problem, other numbers" then matches.
+
+    >>> mask_digits("A train at 80 km/h for 3.5 hours.") == mask_digits("A train at 95 km/h for 2 hours.")
+    True
+    """
+    return NUMBER_RE.sub(NUMBER, text)
+
+
+#: the rules a hit can come from, as ``contaminated_by`` names them: "heldout", "heldout (digits-masked)"
+RULES = ("ngram", "digits-masked")
+
+
 class Decontaminator:
-    """An index of the evaluation sets' n-grams that reports, for each training text, what it hits."""
+    """An index of the evaluation sets' n-grams that reports, for each training text, what it hits.
 
-    def __init__(self, eval_sets: Sequence[EvalSet], n: int = NGRAM) -> None:
-        import polars as pl
+    Two rules, reported separately: open-r1's word n-gram rule, and (``masked``) the same rule on texts whose
+    numbers are masked, which catches a copied problem with other numbers (Light-R1 did this against MATH-500),
+    short problems included (a text shorter than n words is one n-gram).
+    """
 
+    def __init__(self, eval_sets: Sequence[EvalSet], n: int = NGRAM, masked: bool = True) -> None:
         if n < 1:
             raise ValueError("n-gram size must be at least 1")
         self.n = n
         self.eval_sets = list(eval_sets)
-        parts = []
-        for set_index, eval_set in enumerate(self.eval_sets):
-            hashes = _ngram_hashes(eval_set.texts, n)
-            parts.append(hashes.with_columns(eval_set=pl.lit(set_index, pl.UInt32)).rename({"row": "item"}))
-        self.index = (
-            pl.concat(parts).unique(subset=["hash", "eval_set"], keep="first")
-            if parts
-            else pl.DataFrame(schema={"item": pl.UInt32, "hash": pl.UInt64, "eval_set": pl.UInt32})
-        )
+        self.masked = masked
+        #: digits-masked windows need this many tokens with letters (half the window): wording, not just math
+        self.min_words = max(1, n // 2)
+        self.index = self._index([s.texts for s in self.eval_sets])
+        masked_sets = [[mask_digits(t) for t in s.texts] for s in self.eval_sets]
+        self.masked_index = self._index(masked_sets, self.min_words) if masked else None
 
-    def check(self, texts: Sequence[str]) -> list[dict[str, Any] | None]:
-        """For each text: None when clean, else ``{"sets": [names], "items": [ids of the first hit per set]}``."""
+    def _index(self, sets: Sequence[Sequence[str]], min_words: int = 0) -> Any:
         import polars as pl
 
-        hits = (
-            _ngram_hashes(texts, self.n)
-            .join(self.index, on="hash", how="inner")
+        parts = []
+        for set_index, texts in enumerate(sets):
+            hashes = _ngram_hashes(texts, self.n, min_words)
+            parts.append(hashes.with_columns(eval_set=pl.lit(set_index, pl.UInt32)).rename({"row": "item"}))
+        if not parts:
+            return pl.DataFrame(schema={"item": pl.UInt32, "hash": pl.UInt64, "eval_set": pl.UInt32})
+        return pl.concat(parts).unique(subset=["hash", "eval_set"], keep="first")
+
+    def _hits(self, texts: Sequence[str], index: Any, min_words: int = 0) -> Any:
+        import polars as pl
+
+        return (
+            _ngram_hashes(texts, self.n, min_words)
+            .join(index, on="hash", how="inner")
             .group_by("row", "eval_set")
             .agg(pl.col("item").min())
             .sort("row", "eval_set")
         )
+
+    def check(self, texts: Sequence[str]) -> list[dict[str, Any] | None]:
+        """For each text: None when clean, else ``{"sets": [names], "items": [ids], "rules": [rule]}`` with one
+        entry per evaluation set hit (the n-gram rule first; digits-masked only where the n-gram rule missed)."""
         out: list[dict[str, Any] | None] = [None] * len(texts)
-        for row, set_index, item in hits.iter_rows():
-            eval_set = self.eval_sets[set_index]
-            entry = out[row] or {"sets": [], "items": []}
-            entry["sets"].append(eval_set.name)
-            entry["items"].append(eval_set.ids[item])
-            out[row] = entry
+        found: set[tuple[int, int]] = set()
+        passes = [("ngram", list(texts), self.index, 0)]
+        if self.masked_index is not None:
+            passes.append(("digits-masked", [mask_digits(t) for t in texts], self.masked_index, self.min_words))
+        for rule, inputs, index, min_words in passes:
+            for row, set_index, item in self._hits(inputs, index, min_words).iter_rows():
+                if (row, set_index) in found:
+                    continue
+                found.add((row, set_index))
+                eval_set = self.eval_sets[set_index]
+                entry = out[row] or {"sets": [], "items": [], "rules": []}
+                entry["sets"].append(eval_set.name if rule == "ngram" else f"{eval_set.name} (digits-masked)")
+                entry["items"].append(eval_set.ids[item])
+                entry["rules"].append(rule)
+                out[row] = entry
         return out
 
 
-def python_baseline(texts: Sequence[str], eval_sets: Sequence[EvalSet], n: int = NGRAM) -> list[list[str]]:
-    """The straightforward per-row rule (a Python set of n-gram strings per row), kept for the benchmark."""
-    lookup: dict[str, str] = {}
-    for eval_set in eval_sets:
-        for text in eval_set.texts:
-            for gram in word_ngrams(text, n):
-                lookup.setdefault(gram, eval_set.name)
+def python_baseline(
+    texts: Sequence[str], eval_sets: Sequence[EvalSet], n: int = NGRAM, masked: bool = False
+) -> list[list[str]]:
+    """The straightforward per-row rules (a Python set of n-gram strings per row), kept for the benchmark and
+    as the reference the columnar version is tested against; with ``masked``, the digits-masked rule too."""
+    min_words = max(1, n // 2)
+
+    def grams(text: str, masking: bool) -> set[str]:
+        if not masking:
+            return set(word_ngrams(text, n))
+        words = normalize(mask_digits(text)).split(" ")
+        if words == [""]:
+            return set()
+        out = {" ".join(words)}
+        for i in range(len(words) - n + 1):
+            window = words[i : i + n]
+            if sum(bool(WORDY.search(w)) for w in window) >= min_words:
+                out.add(" ".join(window))
+        return out
+
+    rules = (False, True) if masked else (False,)
+    lookups: list[dict[str, str]] = []
+    for masking in rules:
+        lookup: dict[str, str] = {}
+        for eval_set in eval_sets:
+            name = f"{eval_set.name} (digits-masked)" if masking else eval_set.name
+            for text in eval_set.texts:
+                for gram in grams(text, masking):
+                    lookup.setdefault(gram, name)
+        lookups.append(lookup)
     out = []
     for text in texts:
-        out.append(sorted({lookup[g] for g in set(word_ngrams(text, n)) if g in lookup}))
+        found: set[str] = set()
+        for masking, lookup in zip(rules, lookups):
+            found |= {lookup[g] for g in grams(text, masking) if g in lookup}
+        out.append(sorted(found))
     return out
+
+
+WORDY = re.compile(r"[^\W\d_]")

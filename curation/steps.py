@@ -37,6 +37,7 @@ class CurateStep(Step):
         stats.dropped.update(counts["dropped_by_reason"])
         rows = [(f"input {path}", n) for path, n in counts["input_rows"].items()]
         rows += [(f"contaminated ({name})", n) for name, n in counts["contaminated_by_eval_set"].items()]
+        rows += [(f"paraphrase judge: {k}", n) for k, n in counts.get("paraphrase_judge", {}).items()]
         rows += [(f"dropped: {reason}", n) for reason, n in counts["dropped_by_reason"].items()]
         rows += [(f"mixed from {path}", n) for path, n in counts["mixed_from"].items()]
         rows += [("train", counts["train"]), ("test", counts["test"])]

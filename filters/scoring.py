@@ -50,8 +50,8 @@ class ScoreCache:
         self.store = RunStore(root)
 
     def key(self, row: dict[str, Any]) -> str:
-        own = row.get(ID) or stable_id(row)
-        return stable_id(own, str(row.get(self.completion_column)), self.fingerprint)
+        own = row.get(ID) or stable_id(row)  # the gold is part of it: a relabelled row is scored afresh
+        return stable_id(own, str(row.get(self.completion_column)), row.get("solution"), self.fingerprint)
 
     def missing(self, rows: Sequence[dict[str, Any]]) -> int:
         done = self.store.rows()

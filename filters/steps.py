@@ -139,6 +139,9 @@ class ScoreStep(Step):
         stats = StepStats(timings=dict(ctx.stats.timings))
         rewards, decision, rows = self._prepare()
         self._cache(rewards).apply(rows)  # every shard has scored its rows: this reads the cache
+        from filters import rg
+
+        rg.annotate(rows, config.completion_column)
         scored = int(ctx.stats.extra.get("scored_now", 0))
         kept, rejected = decision.split(rows) if decision is not None else (rows, [])
         stats.total, stats.kept = len(rows), len(kept)

@@ -34,13 +34,20 @@ class OutputConfig(Config):
 @dataclass
 class ProblemsConfig(Config):
     problems: str = option(
-        "builtin", help="builtin, heldout, a jsonl/parquet/csv file, a dataset directory, or a Hub dataset name."
+        "builtin",
+        help="builtin, heldout (builtin/v1, heldout/v1: the first version), rg:TASK,TASK=WEIGHT (reasoning-gym), a "
+        "jsonl/parquet/csv file, a dataset directory, or a Hub dataset name.",
     )
     n_problems: int | None = option(
         None, help="How many problems (built-in: made; files: the first N). Default: 32 built-in, all of a file."
     )
     problem_column: str = option("problem", help="Column with the problem text in a file or Hub dataset.")
     solution_column: str = option("solution", help="Column with the gold answer (kept as 'solution').")
+    solution_format: str = option(
+        "plain",
+        help="How the solution column holds the gold: plain (it is the answer), gsm8k (after '####'), boxed (the "
+        "last \\boxed{} of a worked solution).",
+    )
     split: str = option("train", help="Split to read from a Hub dataset or multi-split directory.")
     languages: list[str] = option(
         default_factory=lambda: list(LANGUAGES),
@@ -72,6 +79,7 @@ class ProblemsConfig(Config):
             difficulties=self.difficulties,
             problem_column=self.problem_column,
             solution_column=self.solution_column,
+            solution_format=self.solution_format,
             split=self.split,
         )
 

@@ -7,6 +7,7 @@ worker processes, so the thread mostly waits on pipes and the GIL stays free for
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
@@ -67,6 +68,12 @@ class SampleConfig(SamplingConfig, EngineConfig, ProblemsConfig, GrowthConfig, O
         None, help="Non-reasoning SFT data to mix in: builtin-chat, or a file with prompt and response columns."
     )
     mix_ratio: float = option(0.0, help="Share of the final dataset that --mix rows make up.")
+    pseudo_gold: str | None = option(
+        None,
+        help="For problems without a gold answer: majority (the k samples' most common answer becomes the gold "
+        "when its share reaches --pseudo-gold-threshold; rows say gold_source: majority).",
+    )
+    pseudo_gold_threshold: float = option(0.5, help="Share of the k answers the majority answer needs.")
     temperature: float = option(0.7, help="Sampling temperature; 0 is greedy (deterministic).")
     top_p: float = option(0.95, help="Nucleus sampling threshold.")
 
@@ -82,6 +89,10 @@ class SampleConfig(SamplingConfig, EngineConfig, ProblemsConfig, GrowthConfig, O
         if self.best_m < 1:
             raise ConfigError(f"--best-m must be >= 1, got {self.best_m}")
         parse_pass_rate(self.pass_rate)
+        if self.pseudo_gold not in (None, "majority"):
+            raise ConfigError(f"--pseudo-gold {self.pseudo_gold!r}: the one method is majority")
+        if not 0 < self.pseudo_gold_threshold <= 1:
+            raise ConfigError(f"--pseudo-gold-threshold must be in (0, 1], got {self.pseudo_gold_threshold}")
         if self.mix_ratio and not 0 < self.mix_ratio < 1:
             raise ConfigError(f"--mix-ratio must be in (0, 1), got {self.mix_ratio}")
         from generators.coldstart import check_format
@@ -196,3 +207,88 @@ def mix_rows(rows: Sequence[dict[str, Any]], ratio: float, reasoning_rows: int, 
         }
         for r in chosen
     ]
+
+
+def label_pass_rates(rows: list[dict[str, Any]], sampled: str) -> tuple[list[dict[str, Any]], int]:
+    """Label problems with the pass rate a rejection-sampling run measured for them (matched by problem text).
+
+    Adds ``pass_rate``, ``pass_rate_k`` and ``pass_rate_model`` (from that run's manifest); problems it did not
+    sample keep ``pass_rate: None``. Returns (rows, how many were not measured).
+    """
+    from r1f.io import read_manifest, read_rows
+    from r1f.ngrams import normalize
+
+    table = read_rows(sampled, split="problems")
+    model = ((read_manifest(sampled) or {}).get("model") or {}).get("model")
+    measured = {normalize(t["problem"]): t for t in table}
+    missing = 0
+    for row in rows:
+        hit = measured.get(normalize(row["problem"]))
+        row["pass_rate"] = hit["pass_rate"] if hit else None
+        row["pass_rate_k"] = hit["k"] if hit else None
+        row["pass_rate_model"] = model if hit else None
+        missing += hit is None
+    return rows, missing
+
+
+def answer_key(completion: Any) -> str | None:
+    """What two answers must share to count as the same vote, or None when a sample states no answer.
+
+    A plain number counts by exact value (``0.5`` = ``1/2``); an answer that works it out (``1 + 7 = 8``) by the
+    number after its last ``=``, else its last number; a non-numeric answer by its folded text (case, spaces,
+    Unicode digits and signs). An untagged completion longer than a short answer states nothing we can vote on.
+
+    >>> answer_key("<answer>0.50</answer>"), answer_key("1 + 7 = 8"), answer_key("<answer>Paris</answer>")
+    ('1/2', '8', 'paris')
+    """
+    from filters.text import answer_region, completion_text, normalize_answer
+
+    text = completion_text(completion)
+    region = answer_region(text)
+    value = normalize_answer(region).strip().rstrip(".。").strip()
+    if not value or len(value) > 60:
+        return None
+    exact = _number_key(value.replace(" ", ""))
+    if exact is not None:
+        return exact
+    tail = value.rsplit("=", 1)[1] if "=" in value else value
+    numbers = NUMBER_RE.findall(tail) or NUMBER_RE.findall(value)
+    if numbers:
+        return _number_key(numbers[0] if "=" in value and NUMBER_RE.findall(tail) else numbers[-1])
+    return " ".join(value.lower().split())
+
+
+NUMBER_RE = re.compile(r"-?\d+(?:\.\d+)?(?:/\d+)?")
+
+
+def _number_key(text: str) -> str | None:
+    from fractions import Fraction
+
+    try:
+        return str(Fraction(text))
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def majority_golds(rows: Sequence[dict[str, Any]], threshold: float) -> dict[str, tuple[str | None, float]]:
+    """For each problem without a gold: (its majority answer when the share reaches ``threshold``, else None, share).
+
+    Self-consistency as a labeller (Wang et al.): with no gold, the answer most samples agree on is the best guess,
+    and the agreement says how much to trust it.
+    """
+    from collections import Counter
+
+    votes: dict[str, list[str | None]] = defaultdict(list)
+    for row in rows:
+        if not str(row.get("solution") or "").strip():
+            votes[row["problem_id"]].append(answer_key(row.get("completion")))
+    out: dict[str, tuple[str | None, float]] = {}
+    for problem_id, keys in votes.items():
+        counted = Counter(k for k in keys if k is not None)
+        if not counted:
+            out[problem_id] = (None, 0.0)
+            continue
+        answer, count = counted.most_common(1)[0]
+        share = count / len(keys)
+        out[problem_id] = (answer if share >= threshold else None, round(share, 4))
+    return out

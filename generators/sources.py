@@ -1,18 +1,42 @@
-"""Where problems come from: the built-in generator, its held-out split, local files, or the Hub."""
+"""Where problems come from: the built-in generator (v2, or v1 for old datasets), its held-out split,
+reasoning-gym's procedural tasks, local files, or the Hub.
+
+Sources are named by one string, the same on the command line and in recipes:
+
+- ``builtin`` / ``heldout``: the built-in generator and its held-out split (v2); ``builtin/v1`` and
+  ``heldout/v1`` remake datasets from the first version exactly;
+- ``rg:basic_arithmetic,chain_sum=2,gsm_symbolic``: reasoning-gym tasks with weights (share of the problems),
+  seeded by the problem seed, offline. Gold answers are checked by *our* verifier: reasoning-gym's own scorer
+  gives partial credit for an answer that merely contains the right one (oracle "4", answer "14" -> 0.5), which
+  we do not import; rows keep the task's entry so its scorer can be compared (``rg_score``);
+- a jsonl/json/parquet/csv file, a factory dataset directory or a Hub name, with a column map and a
+  ``solution_format``: ``plain`` (the column is the answer), ``gsm8k`` (the answer follows ``####``) or
+  ``boxed`` (the last ``\\boxed{}`` of a worked solution, as in MATH).
+"""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from generators.problems import DIFFICULTIES, FAMILIES, LANGUAGES, heldout_problems, make_problems
-from r1f.errors import DataError
+from generators.problems import DIFFICULTIES, FAMILIES, LANGUAGES
+from r1f.errors import ConfigError, DataError
 from r1f.io import gold_of, map_columns, read_rows
 from r1f.schema import stable_id
 
 BUILTIN = "builtin"
 HELDOUT = "heldout"
+VERSIONS = ("v2", "v1")
+RG = "rg:"
+SOLUTION_FORMATS = ("plain", "gsm8k", "boxed")
+GSM8K_RE = re.compile(r"####\s*(.+?)\s*$", re.S)
+
+
+def is_builtin(source: str) -> bool:
+    return source.split("/")[0] in (BUILTIN, HELDOUT)
 
 
 def load_problems(
@@ -25,24 +49,26 @@ def load_problems(
     difficulties: Sequence[int] = DIFFICULTIES,
     problem_column: str = "problem",
     solution_column: str | None = "solution",
+    solution_format: str = "plain",
     split: str = "train",
 ) -> list[dict[str, Any]]:
     """Problems as rows with ``id``, ``problem`` and (when the source has one) ``solution``.
 
     Args:
-        source: ``builtin``, ``heldout``, a jsonl/parquet/csv file, a factory dataset directory or a Hub name.
-        n: how many (built-in: how many to make; files: the first ``n``).
-        seed: seed of the built-in generator.
+        source: see the module docstring.
+        n: how many (built-in and reasoning-gym: how many to make; files: the first ``n``).
+        seed: seed of the built-in generator and of reasoning-gym.
         languages, families, difficulties: what the built-in generator draws from.
-        problem_column: the column holding the problem text in a file or Hub dataset.
-        solution_column: the column holding the gold answer; ``None`` when there is none.
+        problem_column, solution_column: the columns holding the problem and the gold in a file or Hub dataset.
+        solution_format: how the solution column holds the gold (``plain``, ``gsm8k``, ``boxed``).
         split: the split to read from a Hub dataset or a multi-split directory.
     """
-    if source == BUILTIN:
-        return make_problems(n or 32, seed=seed, languages=languages, families=families, difficulties=difficulties)
-    if source == HELDOUT:
-        rows = heldout_problems()
-        return rows[:n] if n else rows
+    if is_builtin(source):
+        return builtin_problems(source, n, seed, languages, families, difficulties)
+    if source.startswith(RG):
+        return reasoning_gym_problems(source, n or 32, seed)
+    if solution_format not in SOLUTION_FORMATS:
+        raise ConfigError(f"--solution-format {solution_format!r}: use one of {', '.join(SOLUTION_FORMATS)}")
     rows = read_rows(source, split=split, limit=n)
     mapping = {"problem": problem_column}
     if solution_column and (solution_column in rows[0] or solution_column != "solution"):
@@ -58,7 +84,115 @@ def load_problems(
                 f"{source}: row {i + 1}: the problem ({problem_column!r}) is empty; fill it or drop the row"
             )
         if "solution" in row:
-            row["solution"] = gold_of(row["solution"], source, i, solution_column or "solution")
+            gold = gold_of(row["solution"], source, i, solution_column or "solution")
+            row["solution"] = solution_answer(gold, solution_format, source, i) if gold is not None else None
         row.setdefault("id", stable_id(str(Path(source).name), row["problem"], row.get("solution")))
         row.setdefault("source", str(source))
+    return rows
+
+
+def solution_answer(text: str, fmt: str, source: str | Path = "", index: int = 0) -> str:
+    """The gold answer inside a worked solution.
+
+    >>> solution_answer("She has 3 + 4 = 7 apples.\\n#### 7", "gsm8k")
+    '7'
+    >>> solution_answer("so $\\\\boxed{\\\\frac{1}{2}}$", "boxed")
+    '\\\\frac{1}{2}'
+    """
+    if fmt == "plain":
+        return text
+    if fmt == "gsm8k":
+        found = GSM8K_RE.search(text)
+        if found:
+            return found.group(1).replace(",", "").strip()
+    else:
+        from filters.text import last_boxed
+
+        boxed = last_boxed(text)
+        if boxed and boxed.strip():
+            return boxed.strip()
+    marker = "####" if fmt == "gsm8k" else "\\boxed{}"
+    raise DataError(
+        f"{source}: row {index + 1}: no {marker} answer in the solution; check --solution-format ({fmt}) or the row"
+    )
+
+
+def builtin_problems(
+    source: str,
+    n: int | None,
+    seed: int,
+    languages: Sequence[str],
+    families: Sequence[str],
+    difficulties: Sequence[int],
+) -> list[dict[str, Any]]:
+    """``builtin[/v1]`` (made, ``n`` of them, default 32) or ``heldout[/v1]`` (the fixed split, first ``n``)."""
+    kind, _, version = source.partition("/")
+    version = version or VERSIONS[0]
+    if version not in VERSIONS:
+        raise ConfigError(f"{source}: unknown version {version!r}; the built-in problems have {', '.join(VERSIONS)}")
+    if version == "v1":
+        from generators import problems_v1 as module
+
+        families = [f for f in families if f in module.FAMILIES] or list(module.FAMILIES)
+    else:
+        from generators import problems as module  # type: ignore[no-redef]
+    if kind == HELDOUT:
+        rows = module.heldout_problems()
+        return rows[:n] if n else rows
+    return module.make_problems(n or 32, seed=seed, languages=languages, families=families, difficulties=difficulties)
+
+
+def parse_rg_spec(spec: str) -> list[tuple[str, float]]:
+    """``rg:basic_arithmetic,chain_sum=2`` -> ``[("basic_arithmetic", 1.0), ("chain_sum", 2.0)]``."""
+    tasks = []
+    for item in spec.removeprefix(RG).split(","):
+        name, _, weight = item.strip().partition("=")
+        if not name:
+            continue
+        try:
+            tasks.append((name, float(weight) if weight else 1.0))
+        except ValueError:
+            raise ConfigError(f"{spec}: weight of {name!r} must be a number, got {weight!r}") from None
+    if not tasks or any(w <= 0 for _, w in tasks):
+        raise ConfigError(
+            f"{spec}: name reasoning-gym tasks with positive weights, e.g. rg:basic_arithmetic,chain_sum=2"
+        )
+    return tasks
+
+
+def reasoning_gym_problems(spec: str, n: int, seed: int) -> list[dict[str, Any]]:
+    """``n`` problems from reasoning-gym tasks, split by weight (largest remainders), seeded, offline."""
+    try:
+        import reasoning_gym
+    except ImportError:
+        raise ConfigError("rg: sources need reasoning-gym: pip install 'r1-factory[rg]'") from None
+    tasks = parse_rg_spec(spec)
+    total = sum(w for _, w in tasks)
+    shares = [n * w / total for _, w in tasks]
+    counts = [int(s) for s in shares]
+    for i in sorted(range(len(tasks)), key=lambda i: counts[i] - shares[i])[: n - sum(counts)]:
+        counts[i] += 1
+    rows = []
+    for (task, _), count in zip(tasks, counts):
+        if not count:
+            continue
+        try:
+            dataset = reasoning_gym.create_dataset(task, size=count, seed=seed)
+        except Exception as err:  # an unknown task name, or options the task refuses
+            raise ConfigError(f"{spec}: reasoning-gym task {task!r}: {str(err).splitlines()[0][:200]}") from None
+        for index, entry in enumerate(dataset):
+            question, answer = str(entry["question"]), str(entry["answer"])
+            metadata = entry.get("metadata") or {}
+            rows.append(
+                {
+                    "id": stable_id("reasoning-gym", task, seed, index, question),
+                    "problem": question,
+                    "solution": answer,
+                    "family": task,
+                    "difficulty": metadata.get("difficulty") if isinstance(metadata.get("difficulty"), int) else None,
+                    "lang": "en",
+                    "source": f"reasoning-gym/{task}",
+                    "rg_entry": json.dumps(entry, default=str),
+                }
+            )
     return rows

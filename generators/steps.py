@@ -29,10 +29,15 @@ from r1f.step import DATASET, MODEL, Slot, Step, StepContext, StepResult, StepSt
 
 @dataclass
 class ProblemSetConfig(Config):
-    """``r1f problems``: a built-in set of math word problems with exact gold answers."""
+    """``r1f problems``: a set of problems with exact gold answers, optionally labelled with measured pass rates."""
 
     out: str = option("", help="Where to write: a .jsonl or .parquet file, or a dataset directory.", fingerprint=False)
-    n: int = option(100, help="How many problems to make.")
+    source: str = option(
+        "builtin",
+        help="builtin (v2), heldout (the fixed held-out split), builtin/v1 or heldout/v1 (the first version), or "
+        "reasoning-gym tasks: rg:basic_arithmetic,chain_sum=2,gsm_symbolic.",
+    )
+    n: int | None = option(None, help="How many problems (default: 100 made; all 200 of the held-out split).")
     seed: int = option(0, help="Seed; the same seed and options always give the same problems.")
     languages: list[str] = option(
         default_factory=lambda: list(LANGUAGES), help="Comma-separated languages (en, es, fr, de, zh)."
@@ -41,48 +46,68 @@ class ProblemSetConfig(Config):
     difficulties: list[int] = option(
         default_factory=lambda: list(DIFFICULTIES), help="Difficulty levels (1 easy .. 3 hard)."
     )
-    heldout: bool = option(
-        False, flag="--heldout", help="Write the fixed held-out split instead (200 problems; ignores the others)."
+    pass_rates: str | None = option(
+        None,
+        help="A dataset made by `r1f sample`: label each problem with the pass rate it measured (and its model).",
+    )
+    pass_rate: str | None = option(
+        None, help="With --pass-rates: keep problems whose measured pass rate lies in LOW:HIGH (e.g. 0.1:0.9)."
     )
 
     def validate(self) -> None:
-        if self.n < 1:
+        if self.n is not None and self.n < 1:
             raise ConfigError(f"--n must be at least 1, got {self.n}")
+        if self.pass_rate and not self.pass_rates:
+            raise ConfigError("--pass-rate needs --pass-rates DATASET (a dataset made by r1f sample)")
+        from generators.sampling import parse_pass_rate
+
+        parse_pass_rate(self.pass_rate)
 
 
 class ProblemsStep(Step):
-    """Built-in problems (or the held-out split) as a dataset."""
+    """Problems (built-in, held-out, reasoning-gym) as a dataset, with difficulty labels."""
 
     name = "problems"
     config_class = ProblemSetConfig
-    summary = "built-in math word problems with exact gold answers"
+    summary = "problems with exact gold answers"
 
     def finish(self, ctx: StepContext) -> StepResult:
-        from generators.problems import heldout_problems, make_problems
+        from generators.sampling import label_pass_rates, parse_pass_rate
+        from generators.sources import load_problems
         from r1f.io import write_rows
         from r1f.manifest import build_manifest
         from r1f.ngrams import normalize
 
         config = self.config
         assert isinstance(config, ProblemSetConfig)
-        rows = (
-            heldout_problems()
-            if config.heldout
-            else make_problems(
-                config.n,
-                seed=config.seed,
-                languages=config.languages,
-                families=config.families,
-                difficulties=config.difficulties,
-            )
+        heldout = config.source.split("/")[0] == "heldout"
+        rows = load_problems(
+            config.source,
+            n=config.n if config.n or heldout else 100,
+            seed=config.seed,
+            languages=config.languages,
+            families=config.families,
+            difficulties=config.difficulties,
         )
+        stats = StepStats(total=len(rows))
+        if config.pass_rates:
+            rows, unmeasured = label_pass_rates(rows, config.pass_rates)
+            stats.extra["unmeasured"] = unmeasured
+            window = parse_pass_rate(config.pass_rate)
+            if window:
+                keep = [r for r in rows if r.get("pass_rate") is not None and window[0] <= r["pass_rate"] <= window[1]]
+                stats.drop("pass_rate_out_of_range", len(rows) - len(keep))
+                rows = keep
         repeats = len(rows) - len({normalize(r["problem"]) for r in rows})
-        stats = StepStats(total=len(rows), kept=len(rows), extra={"repeats": repeats})
+        stats.kept = len(rows)
+        stats.extra["repeats"] = repeats
         manifest = build_manifest("problems", parameters=config.fingerprint_dict(), counts={"rows": len(rows)})
         write_rows(config.out, rows, manifest)
         summary: list[tuple[str, Any]] = [("problems", len(rows))]
+        if config.pass_rates:
+            summary.append(("with a measured pass rate", len(rows) - stats.extra["unmeasured"]))
         if repeats:
-            summary.append(("repeat an earlier one (small value spaces ran out)", repeats))
+            summary.append(("repeat an earlier one", repeats))
         return StepResult(
             self.output, stats, summary, title=f"{len(rows)} problems -> {config.out}", data={"rows": rows}
         )
@@ -391,24 +416,47 @@ class SampleStep(GeneratingStep):
         from generators.sampling import require_gold
 
         rows = self.problems()
-        require_gold(rows, "rejection sampling")
+        if self.cfg.pseudo_gold is None:
+            require_gold(rows, "rejection sampling")
         return rows
 
-    def on_rows(self) -> Callable[[list[dict[str, Any]]], None]:
-        """Score each finished chunk in a thread while the engine generates the next one."""
+    def pseudo_label(self, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Give problems without a gold their majority answer; (rows to select from, rows left unlabeled)."""
+        from generators.sampling import majority_golds
+
+        golds = majority_golds(rows, self.cfg.pseudo_gold_threshold)
+        labeled, unlabeled = [], []
+        for row in rows:
+            if row["problem_id"] not in golds:
+                labeled.append({**row, "gold_source": "given", "gold_agreement": None})
+                continue
+            answer, share = golds[row["problem_id"]]
+            if answer is None:
+                unlabeled.append({**row, "gold_source": None, "gold_agreement": share, "reject_reason": "no_majority"})
+            else:
+                labeled.append({**row, "solution": answer, "gold_source": "majority", "gold_agreement": share})
+        return labeled, unlabeled
+
+    def on_rows(self) -> Callable[[list[dict[str, Any]]], None] | None:
+        """Score each finished chunk in a thread while the engine generates the next one (with pseudo-golds,
+        scoring waits for the majority answers, which need every sample of a problem)."""
         from concurrent.futures import ThreadPoolExecutor
 
+        self._futures = []
+        if self.cfg.pseudo_gold:
+            return None
         cache = self.score_cache(self.rewards())
         self._scoring = ThreadPoolExecutor(max_workers=1, thread_name_prefix="r1f-score")
-        self._futures: list[Any] = []
         return lambda rows: self._futures.append(self._scoring.submit(cache.apply, [dict(r) for r in rows]))
 
     def _after_shard(self) -> None:
+        scoring = getattr(self, "_scoring", None)
         try:
-            for future in self._futures:
+            for future in getattr(self, "_futures", []):
                 future.result()
         finally:
-            self._scoring.shutdown(wait=True)
+            if scoring is not None:
+                scoring.shutdown(wait=True)
 
     def finish(self, ctx: StepContext) -> StepResult:
         from filters.decide import sft_decision
@@ -419,10 +467,17 @@ class SampleStep(GeneratingStep):
         config = self.cfg
         summary = self.collect(ctx)
         rows = [dict(r) for r in summary.rows]
+        unlabeled: list[dict[str, Any]] = []
+        if config.pseudo_gold:
+            rows, unlabeled = self.pseudo_label(rows)
         rewards = self.rewards()
         self.score_cache(rewards).apply(rows)
+        from filters import rg
+
+        rg.annotate(rows)  # reasoning-gym rows: their scorer beside ours (ours decides)
         system = SFT_SYSTEM[config.format]
         kept, rejected, table = select(rows, config, sft_decision(lang_threshold=config.lang_threshold), system)
+        rejected += unlabeled
         if self.grow(len(kept), ctx):
             return StepResult(self.output, more=True)
         mixed = mix_rows(load_mix(config.mix), config.mix_ratio, len(kept), config.seed)

@@ -129,7 +129,8 @@ class LocalExecutor(Executor):
             markers.mark(round_, rank, world, stats)
 
 
-EXECUTORS = ("local", "ray")
+#: executors by name, as "module:Class" (imported only when chosen, like the engines)
+EXECUTORS = {"local": "r1f.executor:LocalExecutor", "ray": "r1f.ray_executor:RayExecutor"}
 
 
 def distributed_rank() -> int:
@@ -141,15 +142,16 @@ def executor_for(
     name: str = "local", *, workers: int = 1, address: str | None = None, resources: dict | None = None
 ) -> Executor:
     """The executor called ``name``: ``local`` (this process) or ``ray`` (``workers`` Ray actors)."""
+    import importlib
+
     from r1f.errors import ConfigError
 
+    if name not in EXECUTORS:
+        raise ConfigError(f"unknown executor {name!r}; choose one of {', '.join(EXECUTORS)}")
     if name == "local":
         return LocalExecutor()
-    if name == "ray":
-        from r1f.ray_executor import RayExecutor
-
-        return RayExecutor(world_size=workers, address=address, resources=resources)
-    raise ConfigError(f"unknown executor {name!r}; choose one of {', '.join(EXECUTORS)}")
+    module, _, cls = EXECUTORS[name].partition(":")
+    return getattr(importlib.import_module(module), cls)(world_size=workers, address=address, resources=resources)
 
 
 def shard_of(items: list, rank: int, world: int) -> list:

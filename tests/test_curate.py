@@ -47,12 +47,93 @@ def test_decontamination_flags_copies_and_names_the_eval_item():
     }
     texts = train + list(planted.values())
     hits = Decontaminator([load_eval_set("heldout")]).check(texts)
-    assert hits[len(train)] == {"sets": ["heldout"], "items": [held[3]["id"]]}
+    assert hits[len(train)] == {"sets": ["heldout"], "items": [held[3]["id"]], "rules": ["ngram"]}
     assert hits[len(train) + 1]["items"] == [held[10]["id"]]
     assert hits[len(train) + 2]["items"] == [held[0]["id"]]
     # the columnar rule is the per-row rule, row for row
+    only_ngrams = Decontaminator([load_eval_set("heldout")], masked=False).check(texts)
     baseline = python_baseline(texts, [load_eval_set("heldout")])
-    assert [bool(h) for h in hits] == [bool(b) for b in baseline]
+    assert [bool(h) for h in only_ngrams] == [bool(b) for b in baseline]
+
+
+def _renumber(text: str, which: str) -> str:
+    import re
+
+    numbers = list(re.finditer(r"\d+", text))
+    if which == "one":
+        m = numbers[len(numbers) // 2]
+        return text[: m.start()] + str(int(m.group()) + 3) + text[m.end() :]
+    return re.sub(r"\d+", lambda m: str(int(m.group()) + 7), text)
+
+
+def test_digits_masked_rule_catches_other_numbers_that_ngrams_miss():
+    held = heldout_problems()
+    aime = EvalSet("aime", ["What is 2 + 9 * 9?", "Compute 3 * 4 - 7."], ["q1", "q2"])
+    english = [p for p in held if p["lang"] == "en"]
+    planted = [_renumber(p["problem"], which) for p in english for which in ("one", "all")]
+    planted.append("what is 5 + 1 * 3?")  # a short problem, other numbers
+    ngram_only = Decontaminator([load_eval_set("heldout"), aime], masked=False).check(planted)
+    both = Decontaminator([load_eval_set("heldout"), aime]).check(planted)
+    missed = [i for i, hit in enumerate(ngram_only) if hit is None]
+    assert len(missed) >= 10  # copies with other numbers the 8-gram rule lets through
+    assert all(both[i] is not None for i in range(len(planted)))
+    assert all(both[i]["rules"] == ["digits-masked"] for i in missed)
+    assert both[-1] == {"sets": ["aime (digits-masked)"], "items": ["q1"], "rules": ["digits-masked"]}
+    reference = python_baseline(planted, [load_eval_set("heldout"), aime], masked=True)
+    assert [bool(r) for r in reference] == [bool(h) for h in both]
+    # a different problem that merely shares the formula shape is not a copy when words differ
+    clean = Decontaminator([aime]).check(["The answer to 2 + 9 * 9 in a story about 4 trains and 7 apples."])
+    assert clean == [None]
+
+
+def test_curate_reports_each_rule_and_can_turn_the_masked_one_off(tmp_path):
+    held = heldout_problems()
+    rows = _rows(40)
+    copy = {**rows[0], "id": "copy", "problem": _renumber(held[120]["problem"], "all")}
+    write_dataset(tmp_path / "in", {"train": [*rows, copy]}, {"kind": "sampled"})
+    config = CurateConfig(inputs=[str(tmp_path / "in")], out=str(tmp_path / "out"), dedup_on=["problem"])
+    counts = run_curate(config)
+    assert counts["contaminated_by_eval_set"] == {"heldout (digits-masked)": 1}
+    rejected = read_rows(tmp_path / "out", split="rejected")
+    assert [r["id"] for r in rejected if r["reject_reason"] == "contaminated"] == ["copy"]
+    assert read_manifest(tmp_path / "out")["parameters"]["digits_masked"] is True
+    config.digits_masked, config.out = False, str(tmp_path / "off")
+    assert run_curate(config)["contaminated_by_eval_set"] == {}
+
+
+def test_paraphrase_judge_plumbing_with_the_embedded_model(tmp_path):
+    """The 135M model is a poor judge; this checks retrieval, the prompt round trip and the marks, not its taste."""
+    (tmp_path / "eval.jsonl").write_text(
+        json.dumps({"id": "e1", "problem": "A train travels at 60 km/h for 3 hours. How far does it go in km?"})
+        + "\n"
+        + json.dumps({"id": "e2", "problem": "Anna buys 4 apples at 3 dollars each. How much does she pay?"})
+        + "\n"
+    )
+    (tmp_path / "in.jsonl").write_text(
+        json.dumps({"problem": "For 3 hours a train goes at 60 km/h. How many km does it travel?", "solution": "180"})
+        + "\n"
+        + json.dumps({"problem": "What is 17 * 23?", "solution": "391"})
+        + "\n"
+    )
+    config = CurateConfig(
+        inputs=[str(tmp_path / "in.jsonl")],
+        out=str(tmp_path / "out"),
+        eval_sets=[str(tmp_path / "eval.jsonl")],
+        judge="smollm2-135m",
+        contaminated="flag",
+        dedup_on=[],
+    )
+    counts = run_curate(config)
+    tally = counts["paraphrase_judge"]
+    assert tally["candidates"] == 1 == tally["same"] + tally["different"] + tally["unclear"]
+    rows = {r["solution"]: r for r in read_rows(tmp_path / "out")}
+    judged = rows["180"]["paraphrase_judged"]
+    assert judged["item"] == "e1" and judged["verdict"] in ("same", "different", "unclear") and judged["answer"]
+    assert rows["391"]["paraphrase_judged"] is None
+    assert (rows["180"]["contaminated_by"] == [f"{tmp_path / 'eval.jsonl'} (paraphrase)"]) == (
+        judged["verdict"] == "same"
+    )
+    assert read_manifest(tmp_path / "out")["parameters"]["judge"]["model"] == "smollm2-135m"
 
 
 def test_decontamination_reports_each_eval_set_and_respects_n():
@@ -65,8 +146,8 @@ def test_decontamination_reports_each_eval_set_and_respects_n():
         "A completely unrelated question about trains and apples and oranges today",
     ]
     hits = Decontaminator([aime, other]).check(texts)
-    assert hits[0] == {"sets": ["aime"], "items": ["a1"]}
-    assert hits[1] == {"sets": ["other"], "items": ["o1"]}
+    assert hits[0] == {"sets": ["aime"], "items": ["a1"], "rules": ["ngram"]}
+    assert hits[1] == {"sets": ["other"], "items": ["o1"], "rules": ["ngram"]}
     assert hits[2] is None
     # with n = 13 the second text (a 12-word overlap) no longer matches
     assert Decontaminator([aime, other], n=13).check(texts)[1] is None
@@ -144,7 +225,8 @@ def test_run_curate_on_factory_datasets(tmp_path):
     counts = run_curate(config)
     assert counts["dropped_by_reason"]["duplicate_problem"] >= 1
     assert counts["contaminated_by_eval_set"]["heldout"] >= 1
-    assert counts["mixed_from"][str(tmp_path / "chat.jsonl")] * 3 == counts["mixed_from"][str(tmp_path / "reasoning")]
+    mixed_chat, mixed_reasoning = (counts["mixed_from"][str(tmp_path / k)] for k in ("chat.jsonl", "reasoning"))
+    assert 0 <= mixed_reasoning - 3 * mixed_chat < 3  # 3:1, rounded down on the scarcer side
     train = read_rows(tmp_path / "curated", split="train")
     test = read_rows(tmp_path / "curated", split="test")
     rejected = read_rows(tmp_path / "curated", split="rejected")

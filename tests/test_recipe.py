@@ -234,7 +234,8 @@ def test_local_executor_shards_rounds_markers_and_lock(tmp_path):
     result = LocalExecutor(world_size=3).execute(step)
     assert calls == [(0, 0, 3), (0, 1, 3), (0, 2, 3), (1, 0, 3), (1, 1, 3), (1, 2, 3)]
     assert result.stats.total == 60 and result.stats.extra["generated"] == 6
-    markers = sorted(p.name for p in (tmp_path / ".o.run" / "shards").iterdir())
+    (config_dir,) = (tmp_path / ".o.run" / "shards").iterdir()  # one directory per config fingerprint
+    markers = sorted(p.name for p in config_dir.iterdir())
     assert markers == [f"r{r}-{k:05d}-of-00003.json" for r in (0, 1) for k in range(3)]
     calls.clear()
     LocalExecutor(world_size=3).execute(step)  # every shard is marked done: nothing reruns

@@ -115,3 +115,38 @@ def test_non_reasoning_mix(tmp_path, easy_problems):
     mixed = [r for r in rows if r["generator"] == "non-reasoning-mix"]
     assert len(mixed) == len(rows) - len(mixed) >= 1
     assert all(r["messages"][-1]["content"].startswith("Hello") for r in mixed)
+
+
+def test_pseudo_gold_majority_labels_goldless_problems_better_than_one_sample(tmp_path):
+    """Gold-less problems whose answers we know: the majority answer is right more often than a single sample."""
+    import random
+
+    from generators.sampling import answer_key
+
+    rng = random.Random(5)
+    known = {}
+    lines = []
+    for a, b in rng.sample([(a, b) for a in range(1, 10) for b in range(1, 10)], 12):
+        problem = f"What is {a} + {b}?"
+        known[problem] = str(a + b)
+        lines.append(json.dumps({"problem": problem}))
+    path = tmp_path / "goldless.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "pg"
+    args = ["--k", "6", "--max-new-tokens", "96", "--pseudo-gold", "majority", "--pseudo-gold-threshold", "0.34"]
+    result = run_r1f("sample", "--problems", str(path), *args, "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    kept, rejected = read_rows(out), read_rows(out, split="rejected", allow_empty=True)
+    raw = list(RunStore.beside(out).rows().values())
+    assert len(raw) == 72
+    single = sum(answer_key(r["completion"]) == known[r["problem"]] for r in raw) / len(raw)
+    labeled = {r["problem"]: r for r in kept + rejected if r.get("gold_source") == "majority"}
+    unlabeled = [r for r in rejected if r.get("reject_reason") == "no_majority"]
+    assert labeled, "no problem reached a majority"
+    assert all(r["gold_agreement"] >= 0.34 for r in labeled.values())
+    assert all(r["gold_agreement"] < 0.34 for r in unlabeled)
+    majority = sum(r["solution"] == known[p] for p, r in labeled.items()) / len(labeled)
+    print(f"pseudo-gold right on {majority:.0%} of {len(labeled)} labeled problems; one sample right {single:.0%}")
+    assert majority > single
+    # kept rows were verified against their pseudo-gold, like any gold
+    assert kept and all(r["reward_accuracy"] == 1.0 and r["gold_source"] == "majority" for r in kept)
