@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from curation.curate import CurateConfig
+from curation.pairs import PairsConfig
 from r1f.config import Config, option
 from r1f.step import DATASET, Slot, Step, StepContext, StepResult, StepStats
 
@@ -143,3 +144,36 @@ class ReviewPullStep(ReviewStep):
         keys = ("accepted", "corrected", "accepted_but_disagrees_with_gold", "rejected", "discarded", "unreviewed")
         table = [(key, counts.get(key, 0)) for key in (*keys, "reviewers_disagree")]
         return StepResult(self.output, stats, table, title=f"Reviewed {config.dataset_name!r} -> {config.out}")
+
+
+class PairsStep(Step):
+    """TRL preference pairs (prompt, chosen, rejected) from rejection-sampled data."""
+
+    name = "pairs"
+    config_class = PairsConfig
+    inputs = {"source": Slot("source", DATASET, help="a dataset made by r1f sample")}
+    summary = "preference pairs for DPO"
+    grow_hint = (
+        "No problem had both a good and a rejected sample: sample more (k, n_problems) or use --rejected longest."
+    )
+
+    def finish(self, ctx: StepContext) -> StepResult:
+        from curation.pairs import make_pairs, read_samples
+        from r1f.io import write_dataset
+        from r1f.manifest import build_manifest
+
+        config = self.config
+        assert isinstance(config, PairsConfig)
+        samples = read_samples(config.source)
+        pairs, skipped = make_pairs(samples, config)
+        problems = len({r.get("problem_id") for r in samples})
+        counts = {"samples": len(samples), "problems": problems, "pairs": len(pairs), "skipped": dict(skipped)}
+        manifest = build_manifest(
+            "pairs", inputs={"samples": config.source}, parameters=config.fingerprint_dict(), counts=counts
+        )
+        write_dataset(config.out, {"train": pairs}, manifest)
+        stats = StepStats(total=problems, kept=len(pairs))
+        stats.dropped.update(skipped)
+        rows = [("samples", len(samples)), ("problems", problems), ("pairs", len(pairs))]
+        rows += [(f"problems skipped: {reason}", n) for reason, n in skipped.items()]
+        return StepResult(self.output, stats, rows, title=f"{len(pairs)} preference pairs -> {self.output}")

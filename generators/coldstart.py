@@ -128,17 +128,21 @@ SENTENCE_END_RE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
 STEP_WORD = {"en": "Step", "es": "Paso", "fr": "Étape", "de": "Schritt", "zh": "第{}步"}
 
 
-def rule_refine(completion: str, lang: str | None = None) -> tuple[str, str] | str:
+def rule_refine(completion: str, lang: str | None = None, gold: Any = None) -> tuple[str, str] | str:
     """Clean a messy ``<think>…</think><answer>…</answer>`` output: (reasoning, answer) or a reject reason.
 
     Strips filler ("umm", "...", "hmm"), repairs missing closing tags, normalises whitespace, and
     numbers the remaining sentences as steps. The answer is kept exactly as the model gave it; an output
-    that never opened ``<answer>`` but states its answer ("so the answer is 14") is read from that statement.
+    that never opened ``<answer>`` but states its answer ("so the answer is 14") is read from that statement;
+    one that states nothing but ends on the gold value (R1-Zero often stops at "... = 14") keeps that number,
+    the model's own, as its answer.
 
     >>> rule_refine("<think>  ummm... multiply 3 and 4... get 12... then add 2...</think>\\n<answer> 14 </answer>")
     ('Step 1: Multiply 3 and 4.\\nStep 2: Get 12.\\nStep 3: Then add 2.', '14')
     >>> rule_refine("<think>3 times 4 is 12, plus 2. So the answer is 14.</think>")
     ('Step 1: 3 times 4 is 12, plus 2.', '14')
+    >>> rule_refine("3 times 4 is 12, and 12 + 2 = 14", gold="14")
+    ('Step 1: 3 times 4 is 12, and 12 + 2 = 14.', '14')
     """
     text = completion_text(completion)
     answers = ANSWER_RE.findall(text)
@@ -147,9 +151,12 @@ def rule_refine(completion: str, lang: str | None = None) -> tuple[str, str] | s
     raw = think.group(1) if think else ANSWER_RE.sub(" ", text)
     if not answer:
         stated = parse_natural(re.sub(r"</?(?:think|answer)>", " ", raw))
-        if stated is None:
-            return "no_answer"
-        raw, _, answer = stated
+        if stated is not None:
+            raw, _, answer = stated
+        else:
+            answer = _final_number_if_gold(raw, gold)
+            if answer is None:
+                return "no_answer"
     raw = re.sub(r"</?(?:think|answer)>", " ", raw)
     cleaned = FILLER_RE.sub(" ", ELLIPSIS_RE.sub(".\n", raw))
     sentences = []
@@ -166,6 +173,22 @@ def rule_refine(completion: str, lang: str | None = None) -> tuple[str, str] | s
     word = STEP_WORD.get(lang or "en", "Step")
     steps = [(word.format(i) + "：" if "{}" in word else f"{word} {i}: ") + s for i, s in enumerate(sentences, start=1)]
     return "\n".join(steps), answer
+
+
+FINAL_NUMBER_RE = re.compile(r"(-?\d+(?:\.\d+)?(?:/\d+)?)\W*$")
+
+
+def _final_number_if_gold(text: str, gold: Any) -> str | None:
+    """The number a text ends on, when it equals the gold value; else None."""
+    from fractions import Fraction
+
+    found = FINAL_NUMBER_RE.search(text.strip())
+    if gold is None or not found:
+        return None
+    try:
+        return found.group(1) if Fraction(found.group(1)) == Fraction(str(gold).strip()) else None
+    except (ValueError, ZeroDivisionError):
+        return None
 
 
 REWRITE_INSTRUCTION = (
@@ -298,7 +321,7 @@ def drafts_from(rows: Sequence[dict[str, Any]], refiner: str, source: str) -> tu
     )
     drafts, rejected = [], []
     for row in rows:
-        refined = rule_refine(row["completion"], row.get("lang"))
+        refined = rule_refine(row["completion"], row.get("lang"), row.get("solution"))
         base = {**row, "method": f"refine/{refiner}", "raw_completion": row["completion"]}
         if isinstance(refined, str):
             rejected.append({**base, "reasoning": None, "summary": None, "reject_reason": refined})

@@ -34,7 +34,7 @@ class TeacherPrompt:
         from generators.prompts import build_prompt
 
         if self.system_template:
-            messages: Messages = build_prompt(self.system_template, problem["problem"])
+            messages: Messages = build_prompt(self.system_template, problem["problem"], problem.get("lang"))
         else:
             messages = [{"role": "user", "content": problem["problem"]}]
         if self.force_think:

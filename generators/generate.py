@@ -133,7 +133,7 @@ def build_requests(
         text = problem.get("problem")
         if not isinstance(text, str) or not text.strip():
             raise DataError(f"problem row {i + 1} has an empty or missing 'problem'; fix the input or its column map")
-        messages = build_prompt(prompt, text) if isinstance(prompt, str) else prompt(problem)
+        messages = build_prompt(prompt, text, problem.get("lang")) if isinstance(prompt, str) else prompt(problem)
         key = stable_id(messages, identity, sampling)
         requests.append(Request(problem, messages, key, [stable_id(key, j) for j in range(params.n)]))
     return requests

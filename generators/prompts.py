@@ -38,16 +38,19 @@ def render(reasoning: str, summary: str, answer: str, fmt: str) -> str:
     return f"<think>\n{reasoning.strip()}\n</think>\n<answer>\n{answer.strip()}\n</answer>"
 
 
-def _r1_zero_fewshot(problem: str) -> Messages:
+def _r1_zero_fewshot(problem: str, lang: str | None = None) -> Messages:
     """The R1-Zero prompt plus two worked examples in the tag format, as earlier turns.
 
     A 135M model never uses the tags zero-shot, so every GRPO reward is 0 and there is no gradient;
-    with two examples it uses them about 3 times in 5 (FACTS.md), which gives GRPO a signal.
+    with two examples it uses them about 3 times in 5 (FACTS.md), which gives GRPO a signal. The examples
+    are in the problem's language (English when it has none), so the language-consistency reward is not
+    fought by English examples in front of a Chinese problem.
     """
     from generators.examples import EXAMPLES
 
     messages = [{"role": "system", "content": R1_ZERO_SYSTEM}]
-    for example in [e for e in EXAMPLES if e["lang"] == "en"][:2]:
+    same = [e for e in EXAMPLES if e["lang"] == lang] or [e for e in EXAMPLES if e["lang"] == "en"]
+    for example in same[:2]:
         messages.append({"role": "user", "content": example["problem"]})
         messages.append(
             {
@@ -72,35 +75,38 @@ SFT_SYSTEM = {
 }
 
 
-def _plain(problem: str) -> Messages:
+def _plain(problem: str, lang: str | None = None) -> Messages:
     return [{"role": "user", "content": problem}]
 
 
-def _r1_zero(problem: str) -> Messages:
+def _r1_zero(problem: str, lang: str | None = None) -> Messages:
     return [{"role": "system", "content": R1_ZERO_SYSTEM}, {"role": "user", "content": problem}]
 
 
-def _step_by_step(problem: str) -> Messages:
+def _step_by_step(problem: str, lang: str | None = None) -> Messages:
     return [{"role": "system", "content": STEP_BY_STEP_SYSTEM}, {"role": "user", "content": problem}]
 
 
-TEMPLATES: dict[str, Callable[[str], Messages]] = {
+#: template name -> (problem, lang) -> messages
+TEMPLATES: dict[str, Callable[..., Messages]] = {
     "r1-zero": _r1_zero,
     "r1-zero-fewshot": _r1_zero_fewshot,
     "step-by-step": _step_by_step,
     "plain": _plain,
     # what models trained on the factory's SFT data see: evaluate them with the same system turn
-    "sft-think": lambda problem: [
+    "sft-think": lambda problem, lang=None: [
         {"role": "system", "content": SFT_SYSTEM["think"]},
         {"role": "user", "content": problem},
     ],
-    "sft-r1": lambda problem: [{"role": "system", "content": SFT_SYSTEM["r1"]}, {"role": "user", "content": problem}],
+    "sft-r1": lambda problem, lang=None: [
+        {"role": "system", "content": SFT_SYSTEM["r1"]},
+        {"role": "user", "content": problem},
+    ],
 }
 
 
-def build_prompt(template: str, problem: str) -> Messages:
-    """The chat messages for ``problem`` under the template named ``template``."""
-    try:
-        return TEMPLATES[template](problem)
-    except KeyError:
-        raise ConfigError(f"unknown prompt template {template!r}; choose one of: {', '.join(TEMPLATES)}") from None
+def build_prompt(template: str, problem: str, lang: str | None = None) -> Messages:
+    """The chat messages for ``problem`` (written in ``lang``) under the template named ``template``."""
+    if template not in TEMPLATES:
+        raise ConfigError(f"unknown prompt template {template!r}; choose one of: {', '.join(TEMPLATES)}")
+    return TEMPLATES[template](problem, lang=lang)

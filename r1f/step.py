@@ -212,6 +212,7 @@ STEPS: dict[str, str] = {
     "score": "filters.steps:ScoreStep",
     "filter": "filters.steps:FilterStep",
     "curate": "curation.steps:CurateStep",
+    "pairs": "curation.steps:PairsStep",
     "review-push": "curation.steps:ReviewPushStep",
     "review-pull": "curation.steps:ReviewPullStep",
     "train-grpo": "training.steps:GRPOStep",

@@ -22,7 +22,8 @@ def test_greedy_matches_transformers_generate_with_rows_joining(engine):
         ref = out[0, ids.shape[1] :].tolist()
         eos = [i for i, t in enumerate(ref) if t in engine.eos_ids]
         ref = ref[: eos[0]] if eos else ref
-        assert completion.text == engine.tokenizer.decode(ref, skip_special_tokens=True)
+        expected = engine.tokenizer.decode(ref, skip_special_tokens=True)
+        assert completion.text == (expected if eos else expected.rstrip("\ufffd"))
         assert completion.text.strip()
         assert completion.finish_reason == ("stop" if eos else "length")
         assert completion.completion_tokens == len(ref) + (1 if eos else 0)
@@ -50,3 +51,13 @@ def test_stop_strings_cut_the_text(engine):
     assert free[0][0].text.startswith(cut.text.rstrip())
     assert cut.finish_reason == "stop"
     assert cut.completion_tokens < 24
+
+
+def test_a_character_cut_by_the_token_limit_is_dropped_not_written_as_u_fffd(engine):
+    ids = engine.tokenizer.encode("一共行驶了多少公里", add_special_tokens=False)
+    cut = next(k for k in range(1, len(ids)) if engine.tokenizer.decode(ids[:k]).endswith("\ufffd"))
+    params = SamplingParams(max_new_tokens=cut)
+    partial = engine._completion([1, 2], ids[:cut], "length", params)
+    assert partial.text and not partial.text.endswith("\ufffd")
+    assert "一共行驶了多少公里".startswith(partial.text)
+    assert partial.completion_tokens == cut  # the tokens were generated; only the half character is not shown

@@ -289,3 +289,14 @@ class TestHostileInput:
             RepetitionPenalty(max_penalty=1.0)
         with pytest.raises(ValueError):
             parse_rewards("accuracy,vibes")
+
+
+def test_r1_zero_fewshot_examples_speak_the_problems_language():
+    from generators.examples import EXAMPLES
+    from generators.prompts import build_prompt
+
+    for lang in ("en", "es", "fr", "de", "zh"):
+        messages = build_prompt("r1-zero-fewshot", "Q?", lang)
+        shots = [m["content"] for m in messages if m["role"] == "user"][:-1]
+        assert len(shots) == 2 and all(s in {e["problem"] for e in EXAMPLES if e["lang"] == lang} for s in shots)
+    assert build_prompt("r1-zero-fewshot", "Q?") == build_prompt("r1-zero-fewshot", "Q?", "xx")  # English fallback

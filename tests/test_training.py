@@ -143,3 +143,40 @@ def test_recipe_values_read_as_people_write_them():
     recipe = load_recipe("r1-zero-smollm2", ["save_strategy=no", "use_vllm=true", "learning_rate=1e-6", "max_steps=3"])
     assert recipe["save_strategy"] == "no" and recipe["use_vllm"] is True
     assert recipe["learning_rate"] == 1e-6 and recipe["max_steps"] == 3
+
+
+def test_a_truncated_completion_gets_no_accuracy_reward():
+    """Open-Reasoner-Zero's rule: a completion cut at the limit is not paid, however its last number reads."""
+    from transformers import AutoTokenizer
+
+    from filters.rewards.accuracy import Accuracy
+    from generators.models import DEFAULT_MODEL, resolve_model
+    from training.grpo import TruncatedZero
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model(DEFAULT_MODEL).path)
+    eos = tokenizer.eos_token_id
+    reward = TruncatedZero(Accuracy(), "accuracy", limit=8, eos=eos)
+    completions = ["<answer>14</answer>", "<answer>14</answer>", "<answer>14</answer>", "<answer>13</answer>"]
+    ids = [[5] * 7 + [eos], [5] * 8, [5] * 3, [5] * 8]  # finished at the limit; cut; short; cut and wrong
+    assert Accuracy()(completions, solution=["14"] * 4) == [1.0, 1.0, 1.0, 0.0]
+    assert reward(completions, completion_ids=ids, solution=["14"] * 4) == [1.0, 0.0, 1.0, 0.0]
+    assert reward.__name__ == "accuracy"
+
+
+def test_grpo_prompt_selection_measures_pass_rates_with_the_model_and_orders_a_curriculum(tmp_path):
+    out = tmp_path / "sel"
+    select = ["--set", "select_k=2", "--set", "select_pass_rate=0:1", "--set", "curriculum=true"]
+    result = run_r1f("train", "grpo", *TINY_GRPO, *select, "--output-dir", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((out / "r1f_training.json").read_text())
+    assert summary["prompt_selection"] == {"k": 2, "measured": 2, "kept": 2, "dropped": {}}
+    assert "Prompt selection: 2 of 2 prompts kept after 2 samples" in (out / "README.md").read_text()
+    assert (tmp_path / ".sel.select").is_dir()  # the samples resume from their store
+    assert "prompts measured (k=2)" in result.stdout
+
+    # no prompt with a signal: one line before training, saying what to change
+    hard = ["--set", "families=[multistep]", "--set", "difficulties=[3]", "--set", "select_k=2"]
+    result = run_r1f("train", "grpo", *TINY_GRPO, *hard, "--output-dir", str(tmp_path / "hard"))
+    assert result.returncode != 0
+    assert "prompt selection kept none of 2 prompts (all_wrong 2)" in result.stderr
+    assert not (tmp_path / "hard" / "model.safetensors").exists()

@@ -219,6 +219,22 @@ class GRPOTrainConfig(TrainConfig):
     )
     rewards: str = option("accuracy,format,tag_count", help="Rewards by registry name, with parameters.")
     reward_weights: list[float] | None = option(None, help="One weight per reward (TRL's reward_weights).")
+    select_k: int = option(
+        0,
+        help="Before training, sample this many completions per prompt with the model being trained and drop "
+        "the prompts whose rewards would all be equal (all right or all wrong: no GRPO signal). 0: off.",
+    )
+    select_pass_rate: str | None = option(
+        None, help="With --select-k: keep prompts whose measured pass rate lies in LOW:HIGH instead (e.g. 0.1:0.9)."
+    )
+    curriculum: bool = option(
+        False, help="With --select-k: train on prompts from the highest measured pass rate to the lowest, unshuffled."
+    )
+    truncated_zero: bool = option(
+        True,
+        help="A completion cut at max_completion_length gets 0 from the accuracy-based rewards (accuracy, cosine, "
+        "length), as in Open-Reasoner-Zero, so the policy is not paid for answers it never finished.",
+    )
 
     def validate(self) -> None:
         from filters.registry import parse_rewards
@@ -230,6 +246,13 @@ class GRPOTrainConfig(TrainConfig):
             )
         weights = ",".join(str(w) for w in self.reward_weights) if self.reward_weights else None
         parse_rewards(self.rewards, weights)
+        if self.select_k < 0 or self.select_k == 1:
+            raise ConfigError(f"select_k {self.select_k}: use 0 (off) or at least 2 samples per prompt")
+        if (self.select_pass_rate or self.curriculum) and not self.select_k:
+            raise ConfigError("select_pass_rate and curriculum need select_k (samples per prompt), e.g. select_k: 4")
+        from generators.sampling import parse_pass_rate
+
+        parse_pass_rate(self.select_pass_rate)
 
 
 @dataclass

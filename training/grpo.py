@@ -18,12 +18,12 @@ from training.config import GRPOTrainConfig, TrainConfig
 def grpo_rows(config: GRPOTrainConfig) -> list[dict[str, Any]]:
     """Training rows with a chat ``prompt`` (and the columns rewards read: solution, lang, problem)."""
     from generators.prompts import build_prompt
-    from generators.sources import load_problems
+    from generators.sources import RG, is_builtin, load_problems
     from r1f.io import read_rows
     from r1f.schema import message_problem
 
     source = config.dataset
-    if source in ("builtin", "heldout"):
+    if is_builtin(source) or source.startswith(RG):
         from generators.problems import DIFFICULTIES, FAMILIES
 
         rows = load_problems(
@@ -40,7 +40,7 @@ def grpo_rows(config: GRPOTrainConfig) -> list[dict[str, Any]]:
     for i, row in enumerate(rows):
         prompt = row.get("prompt")
         if not prompt and row.get("problem"):
-            prompt = build_prompt(config.prompt_template, row["problem"])
+            prompt = build_prompt(config.prompt_template, row["problem"], row.get("lang"))
         if not prompt:
             raise DataError(
                 f"{source}: row {i + 1} has neither 'prompt' (chat messages) nor 'problem'; columns: {', '.join(row)}"
@@ -84,9 +84,21 @@ def run_grpo(config: GRPOTrainConfig, progress: Progress | None = None) -> dict[
     quiet_libraries()
     started = time.time()
     checkpoint = prepare_output(config, Path(args.output_dir))
+    selection = None
+    if config.select_k:
+        rows, selection = _select(config, rows, Path(args.output_dir), args.max_completion_length)
+        if config.curriculum:
+            args.shuffle_dataset = False
+    funcs = [r.fn for r in rewards]
+    if config.truncated_zero:
+        from transformers import AutoTokenizer
+
+        eos = AutoTokenizer.from_pretrained(model).eos_token_id
+        limit = args.max_completion_length
+        funcs = [TruncatedZero(r.fn, r.name, limit, eos) if r.name in ACCURACY_BASED else r.fn for r in rewards]
     trainer = GRPOTrainer(
         model=model,
-        reward_funcs=[r.fn for r in rewards],
+        reward_funcs=funcs,
         args=args,
         train_dataset=Dataset.from_list(rows),
         callbacks=[progress_callback(progress)],
@@ -99,6 +111,7 @@ def run_grpo(config: GRPOTrainConfig, progress: Progress | None = None) -> dict[
         "base_model": config.model,
         "dataset": config.dataset,
         "rows": len(rows),
+        "prompt_selection": selection,
         "rewards": {r.name: r.weight for r in rewards},
         "template": config.prompt_template,
         "steps": trainer.state.global_step,
@@ -112,6 +125,59 @@ def run_grpo(config: GRPOTrainConfig, progress: Progress | None = None) -> dict[
         write_card(Path(args.output_dir), summary)
         drop_checkpoints(config, Path(args.output_dir))
     return summary
+
+
+def _select(
+    config: GRPOTrainConfig, rows: list[dict[str, Any]], output_dir: Path, max_new_tokens: int
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Prompt selection before training (see training/select.py); the samples resume from a store."""
+    from generators.sampling import parse_pass_rate
+    from training.select import measure_pass_rates, select_prompts
+
+    rates = measure_pass_rates(
+        rows,
+        config.model,
+        k=config.select_k,
+        max_new_tokens=max_new_tokens,
+        store_dir=output_dir.parent / f".{output_dir.name}.select",
+    )
+    kept, dropped = select_prompts(rows, rates, parse_pass_rate(config.select_pass_rate), config.curriculum)
+    selection = {"k": config.select_k, "measured": len(rows), "kept": len(kept), "dropped": dropped}
+    if not kept:
+        raise DataError(
+            f"prompt selection kept none of {len(rows)} prompts ({', '.join(f'{k} {v}' for k, v in dropped.items())}):"
+            " use easier or more problems, a wider select_pass_rate, or select_k: 0"
+        )
+    return kept, selection
+
+
+#: rewards that pay for a correct final answer, which a truncated completion never gave
+ACCURACY_BASED = ("accuracy", "cosine", "length")
+
+
+class TruncatedZero:
+    """A reward that scores 0 for a completion cut at the length limit (no EOS within ``limit`` tokens).
+
+    TRL passes ``completion_ids`` to every reward function; a completion as long as the limit that does not end
+    in EOS was cut, and whatever number it ends on is not the model's answer.
+    """
+
+    def __init__(self, fn: Any, name: str, limit: int, eos: int | list[int] | None) -> None:
+        self.fn, self.limit = fn, limit
+        self.eos = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        self.__name__ = name  # TRL logs rewards by function name
+
+    def truncated(self, ids: Any) -> bool:
+        ids = list(ids)
+        return len(ids) >= self.limit and not (ids and ids[-1] in self.eos)
+
+    def __call__(self, completions: list[Any], completion_ids: list[Any] | None = None, **kwargs: Any) -> list:
+        scores = self.fn(completions, completion_ids=completion_ids, **kwargs)
+        if completion_ids is None:
+            return scores
+        return [
+            0.0 if score is not None and self.truncated(ids) else score for score, ids in zip(scores, completion_ids)
+        ]
 
 
 FINGERPRINT_FILE = ".r1f-train-fingerprint"
@@ -225,6 +291,15 @@ def write_card(directory: Path, summary: dict[str, Any]) -> None:
         f"Trained by r1-factory's `r1f train {summary['stage']}` (TRL) from `{summary['base_model']}` on "
         f"`{summary['dataset']}` ({summary['rows']} rows), {summary['steps']} steps in {summary['seconds']} s.",
         "",
+        *(
+            [
+                f"Prompt selection: {s['kept']} of {s['measured']} prompts kept after {s['k']} samples each with "
+                f"the starting model; dropped: {json.dumps(s['dropped'])}.",
+                "",
+            ]
+            if (s := summary.get("prompt_selection"))
+            else []
+        ),
         "## Recipe",
         "",
         "```yaml",

@@ -22,6 +22,10 @@ def _training_result(step: Step, summary: dict[str, Any]) -> StepResult:
         ("seconds", summary["seconds"]),
         ("rows", summary["rows"]),
     ]
+    selection = summary.get("prompt_selection")
+    if selection:
+        table.append((f"prompts measured (k={selection['k']})", selection["measured"]))
+        table += [(f"prompts dropped: {reason}", n) for reason, n in selection["dropped"].items()]
     table += [
         (k, round(v, 4) if isinstance(v, float) else v)
         for k, v in sorted(logs.items())

@@ -86,6 +86,10 @@ def _growing_layer_class() -> type:
     return GrowingLayer
 
 
+#: what a decoder writes for the bytes of a character the token limit cut in half
+PARTIAL = "\ufffd"
+
+
 class TransformersEngine(Engine):
     """transformers causal LM, batched, with rows leaving and joining the batch as they finish.
 
@@ -206,6 +210,9 @@ class TransformersEngine(Engine):
     def _completion(self, prompt_ids: list[int], ids: list[int], reason: str, params: SamplingParams) -> Completion:
         body = ids[:-1] if ids and ids[-1] in self.eos_ids else ids
         text = self.tokenizer.decode(body, skip_special_tokens=True)
+        if reason == "length":
+            # cut in the middle of a multi-byte character (byte-level BPE): drop the partial one, as vLLM does
+            text = text.rstrip(PARTIAL)
         for stop in params.stop:
             cut = text.find(stop)
             if cut != -1:

@@ -44,4 +44,11 @@ def register(app: typer.Typer) -> None:
         "curate",
         help="Decontaminate, dedup, mix at a ratio and split: the dataset hygiene step before training or publishing.",
     )
+    step_command(
+        app,
+        "pairs",
+        "pairs",
+        help="Preference pairs (prompt, chosen, rejected) for TRL's DPOTrainer from a rejection-sampled dataset: "
+        "chosen = the shortest correct sample, rejected = an incorrect one (or the longest correct).",
+    )
     app.command("push")(push)
