@@ -179,13 +179,17 @@ def run_eval(config: EvalConfig, *, engine: Any = None, progress: Any = None) ->
         result[f"pass@{config.k}"] = rates[f"pass@{config.k}"]["value"]
         result["sampled_accuracy"] = _mean(correct)
         result["temperature"] = config.temperature
+    # per problem, for paired comparisons of two models on the same problems (McNemar)
+    result["greedy_correct"] = {
+        row["problem_id"]: score for row, score in zip(greedy, greedy_scores["accuracy"]) if score is not None
+    }
     result["intervals"] = {name: r["ci95"] for name, r in rates.items()}
     result["judged"] = {name: r["n"] for name, r in rates.items()}
     out.mkdir(parents=True, exist_ok=True)
     (out / "eval.json").write_text(json.dumps(result, indent=2) + "\n")
     lines = ["| metric | value | 95% CI |", "|---|---|---|"]
     for key, value in result.items():
-        if key in ("intervals", "judged"):
+        if key in ("intervals", "judged", "greedy_correct"):
             continue
         ci = result["intervals"].get(key)
         shown = f"{value:.4f}" if isinstance(value, float) else value

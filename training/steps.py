@@ -103,7 +103,7 @@ class EvalStep(Step):
         intervals = result.get("intervals", {})
         table = []
         for key, value in result.items():
-            if key in ("intervals", "judged"):
+            if key in ("intervals", "judged", "greedy_correct"):
                 continue
             ci = intervals.get(key)
             table.append((key, f"{value} ({ci[0]:.3f}–{ci[1]:.3f})" if ci and value is not None else value))
