@@ -228,7 +228,9 @@ class GRPOTrainConfig(TrainConfig):
         None, help="With --select-k: keep prompts whose measured pass rate lies in LOW:HIGH instead (e.g. 0.1:0.9)."
     )
     curriculum: bool = option(
-        False, help="With --select-k: train on prompts from the highest measured pass rate to the lowest, unshuffled."
+        False,
+        help="Train on prompts from the highest measured pass rate to the lowest, unshuffled: rates measured by "
+        "select_k, or the pass_rate column `r1f problems --pass-rates` wrote.",
     )
     truncated_zero: bool = option(
         True,
@@ -248,8 +250,8 @@ class GRPOTrainConfig(TrainConfig):
         parse_rewards(self.rewards, weights)
         if self.select_k < 0 or self.select_k == 1:
             raise ConfigError(f"select_k {self.select_k}: use 0 (off) or at least 2 samples per prompt")
-        if (self.select_pass_rate or self.curriculum) and not self.select_k:
-            raise ConfigError("select_pass_rate and curriculum need select_k (samples per prompt), e.g. select_k: 4")
+        if self.select_pass_rate and not self.select_k:
+            raise ConfigError("select_pass_rate needs select_k (samples per prompt), e.g. select_k: 4")
         from generators.sampling import parse_pass_rate
 
         parse_pass_rate(self.select_pass_rate)

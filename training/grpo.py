@@ -51,9 +51,15 @@ def grpo_rows(config: GRPOTrainConfig) -> list[dict[str, Any]]:
                 f"{source}: row {i + 1}: 'prompt' {problem}; give chat messages, or a 'problem' column that "
                 f"prompt_template ({config.prompt_template}) turns into messages"
             )
-        out.append(
-            {"prompt": prompt, "solution": row.get("solution"), "lang": row.get("lang"), "problem": row.get("problem")}
-        )
+        kept = {
+            "prompt": prompt,
+            "solution": row.get("solution"),
+            "lang": row.get("lang"),
+            "problem": row.get("problem"),
+        }
+        if row.get("pass_rate") is not None:
+            kept["pass_rate"] = row["pass_rate"]
+        out.append(kept)
     return out
 
 
@@ -87,8 +93,15 @@ def run_grpo(config: GRPOTrainConfig, progress: Progress | None = None) -> dict[
     selection = None
     if config.select_k:
         rows, selection = _select(config, rows, Path(args.output_dir), args.max_completion_length)
-        if config.curriculum:
-            args.shuffle_dataset = False
+    elif config.curriculum:
+        if not any("pass_rate" in row for row in rows):
+            raise DataError(
+                f"{config.dataset}: curriculum needs measured pass rates: set select_k, or train on problems labelled "
+                "by `r1f problems --pass-rates SAMPLED`"
+            )
+        rows.sort(key=lambda row: -row.get("pass_rate", -1.0))
+    if config.curriculum:
+        args.shuffle_dataset = False
     funcs = [r.fn for r in rewards]
     if config.truncated_zero:
         from transformers import AutoTokenizer
