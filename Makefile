@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: install argilla redis chromium vllm demo test lint bench clean
+.PHONY: install argilla redis chromium vllm demo test test-slow lint bench clean
 
 # Human review (`r1f review`, tests/test_review.py) runs the official argilla-server in its own venv (its
 # pins clash with ours) and needs Debian's redis-server. The stamp's text is the pin curation/review/server.py expects.
@@ -73,9 +73,14 @@ chromium:
 demo: install
 	$(VENV)/bin/r1f run tiny-r1-demo
 
-test: install argilla chromium vllm
-	$(PY) -m pytest -q
+# The suite without the tests marked slow (~15 min on 2 cores); test-slow runs those (the recipe end to end,
+# kills and signals, Ray/accelerate, vLLM: ~20 min); CI (.ci/run) runs both.
+test: install argilla
+	$(PY) -m pytest -q -m "not slow"
 	$(VENV)/bin/ruff check .
+
+test-slow: install argilla chromium vllm
+	$(PY) -m pytest -q -m slow
 
 bench: install
 	$(PY) bench/generation.py
