@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 VENV = ROOT / ".venv-vllm"
 PYTHON = VENV / "bin" / "python"
 if not (VENV / ".r1f-vllm-installed").is_file():
-    pytest.skip("no vLLM venv: `make vllm` builds .venv-vllm (make test does)", allow_module_level=True)
+    pytest.skip("no vLLM venv: `make vllm` builds .venv-vllm (make test-slow does)", allow_module_level=True)
 
 GREEDY = ["--n-problems", "8", "--languages", "en", "--max-new-tokens", "32", "--dtype", "float32"]
 
