@@ -38,6 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
 FAMILIES = "money,percent,distance,rate,arithmetic"
 FORMAT = "think"
+#: which built-in problems every generating stage draws (easy English ones: the 135M model solves a few)
+PROBLEMS = ["--languages", "en", "--families", FAMILIES, "--difficulties", "1"]
 costs: dict[str, float] = {}
 
 
@@ -140,12 +142,7 @@ def main() -> None:
         str(args.problems),
         "--k",
         str(args.k),
-        "--languages",
-        "en",
-        "--families",
-        FAMILIES,
-        "--difficulties",
-        "1",
+        *PROBLEMS,
         "--format",
         FORMAT,
         "--max-new-tokens",
@@ -248,12 +245,7 @@ def main() -> None:
         "2",
         "--temperature",
         "0.8",
-        "--languages",
-        "en",
-        "--families",
-        FAMILIES,
-        "--difficulties",
-        "1",
+        *PROBLEMS,
         "--max-new-tokens",
         tokens,
         "--out",

@@ -74,7 +74,7 @@ def format_answer(value: Fraction) -> str:
     return f"{value.numerator}/{value.denominator}"
 
 
-def _signed(n: int) -> str:
+def signed(n: int) -> str:
     return f"- {-n}" if n < 0 else f"+ {n}"
 
 
@@ -114,11 +114,11 @@ def _equation(rng: random.Random, d: int) -> tuple[Values, Fraction]:
         return {"expr": f"x + {a} = {x + a}"}, Fraction(x)
     if d == 2:
         a, b = rng.randint(2, 15), rng.randint(-50, 50)
-        return {"expr": f"{a}x {_signed(b)} = {a * x + b}"}, Fraction(x)
+        return {"expr": f"{a}x {signed(b)} = {a * x + b}"}, Fraction(x)
     a, c = rng.sample(range(2, 16), 2)
     b = rng.randint(-40, 40)
     rest = a * x + b - c * x
-    return {"expr": f"{a}x {_signed(b)} = {c}x {_signed(rest)}"}, Fraction(x)
+    return {"expr": f"{a}x {signed(b)} = {c}x {signed(rest)}"}, Fraction(x)
 
 
 def _distance(rng: random.Random, d: int) -> tuple[Values, Fraction]:
@@ -257,7 +257,7 @@ def _problem(seed: str, index: int, lang: str, family: str, difficulty: int, att
     }
 
 
-def _check_choice(kind: str, given: Sequence[Any], allowed: Sequence[Any]) -> None:
+def check_choice(kind: str, given: Sequence[Any], allowed: Sequence[Any]) -> None:
     bad = [g for g in given if g not in allowed]
     if bad or not given:
         raise ConfigError(
@@ -273,9 +273,9 @@ def _generate(
     difficulties: Sequence[int],
     split: str,
 ) -> list[dict[str, Any]]:
-    _check_choice("language", languages, LANGUAGES)
-    _check_choice("family", families, FAMILIES)
-    _check_choice("difficulty", difficulties, DIFFICULTIES)
+    check_choice("language", languages, LANGUAGES)
+    check_choice("family", families, FAMILIES)
+    check_choice("difficulty", difficulties, DIFFICULTIES)
     if n < 1:
         raise ConfigError(f"number of problems must be at least 1, got {n}")
     combos = [(lang, f, d) for d in difficulties for f in families for lang in languages]

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import Any
 
+from generators.problems import check_choice, format_answer, signed
 from r1f.errors import ConfigError
 from r1f.ngrams import normalize
 from r1f.schema import stable_id
@@ -161,30 +162,6 @@ TEMPLATES: dict[str, dict[int, dict[str, str]]] = {
 FAMILIES = tuple(TEMPLATES)
 
 
-def format_answer(value: Fraction) -> str:
-    """Write an exact value the way a person would: ``14``, ``2.5``, ``-3``, ``7/12``.
-
-    >>> format_answer(Fraction(5, 2)), format_answer(Fraction(7, 12)), format_answer(Fraction(-3))
-    ('2.5', '7/12', '-3')
-    """
-    if value.denominator == 1:
-        return str(value.numerator)
-    den = value.denominator
-    while den % 2 == 0:
-        den //= 2
-    while den % 5 == 0:
-        den //= 5
-    if den == 1:
-        text = f"{float(value):.6f}".rstrip("0").rstrip(".")
-        if Fraction(text) == value:
-            return text
-    return f"{value.numerator}/{value.denominator}"
-
-
-def _signed(n: int) -> str:
-    return f"- {-n}" if n < 0 else f"+ {n}"
-
-
 def _arithmetic(rng: random.Random, d: int) -> tuple[dict[str, Any], Fraction]:
     if d == 1:
         a, b, c = rng.randint(1, 9), rng.randint(2, 9), rng.randint(2, 9)
@@ -256,11 +233,11 @@ def _equation(rng: random.Random, d: int) -> tuple[dict[str, Any], Fraction]:
         return {"expr": f"x + {a} = {x + a}"}, Fraction(x)
     if d == 2:
         a, b = rng.randint(2, 9), rng.randint(-20, 20)
-        return {"expr": f"{a}x {_signed(b)} = {a * x + b}"}, Fraction(x)
+        return {"expr": f"{a}x {signed(b)} = {a * x + b}"}, Fraction(x)
     a, c = rng.sample(range(2, 10), 2)
     b = rng.randint(-20, 20)
     dd = a * x + b - c * x
-    return {"expr": f"{a}x {_signed(b)} = {c}x {_signed(dd)}"}, Fraction(x)
+    return {"expr": f"{a}x {signed(b)} = {c}x {signed(dd)}"}, Fraction(x)
 
 
 MAKERS: dict[str, Callable[[random.Random, int], tuple[dict[str, Any], Fraction]]] = {
@@ -292,14 +269,6 @@ def _problem(seed: str, index: int, lang: str, family: str, difficulty: int, att
     }
 
 
-def _check_choice(kind: str, given: Sequence[Any], allowed: Sequence[Any]) -> None:
-    bad = [g for g in given if g not in allowed]
-    if bad or not given:
-        raise ConfigError(
-            f"unknown {kind} {', '.join(map(str, bad)) or '(none given)'}; choose from {', '.join(map(str, allowed))}"
-        )
-
-
 def _generate(
     n: int,
     seed: str,
@@ -308,9 +277,9 @@ def _generate(
     difficulties: Sequence[int],
     exclude: set[str],
 ) -> list[dict[str, Any]]:
-    _check_choice("language", languages, LANGUAGES)
-    _check_choice("family", families, FAMILIES)
-    _check_choice("difficulty", difficulties, DIFFICULTIES)
+    check_choice("language", languages, LANGUAGES)
+    check_choice("family", families, FAMILIES)
+    check_choice("difficulty", difficulties, DIFFICULTIES)
     if n < 1:
         raise ConfigError(f"number of problems must be at least 1, got {n}")
     combos = [(f, d) for d in difficulties for f in families]
