@@ -180,3 +180,20 @@ def test_grpo_prompt_selection_measures_pass_rates_with_the_model_and_orders_a_c
     assert result.returncode != 0
     assert "prompt selection kept none of 2 prompts (all_wrong 2)" in result.stderr
     assert not (tmp_path / "hard" / "model.safetensors").exists()
+
+
+def test_curriculum_reads_labelled_pass_rates_or_says_what_it_needs(tmp_path):
+    rows = [
+        {"problem": "What is 2 + 3?", "solution": "5", "lang": "en", "pass_rate": 0.25},
+        {"problem": "What is 4 + 4?", "solution": "8", "lang": "en", "pass_rate": 0.75},
+    ]
+    labelled = tmp_path / "labelled.jsonl"
+    labelled.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    plain = tmp_path / "plain.jsonl"
+    plain.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "pass_rate"}) + "\n" for r in rows))
+    args = [*TINY_GRPO, "--set", "curriculum=true"]
+    result = run_r1f("train", "grpo", *args, "--set", f"dataset={plain}", "--output-dir", str(tmp_path / "p"))
+    assert result.returncode != 0 and "curriculum needs measured pass rates" in result.stderr
+    result = run_r1f("train", "grpo", *args, "--set", f"dataset={labelled}", "--output-dir", str(tmp_path / "l"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((tmp_path / "l" / "r1f_training.json").read_text())["recipe"]["curriculum"] is True
