@@ -101,7 +101,14 @@ MESSY = [
     ("m3", "Was ist 3 * 5?", "15", "de", "<think>ähm... drei mal fünf ergibt fünfzehn</think><answer>15"),
     ("m4", "Combien font 6 + 1 ?", "7", "fr", "<think>euh six plus un font sept</think><answer>7</answer>"),
     ("m5", "3 + 4 等于多少？", "7", "zh", "<think>嗯……三加四等于七</think><answer>7</answer>"),
-    ("m6", "What is 10 - 4?", "6", "en", "<think>uh 10 minus 4 is 6</think>"),
+    (
+        "m6",
+        "What is 10 - 4?",
+        "6",
+        "en",
+        "<think>uh we take away four from ten and what remains is 6</think>",
+    ),  # ends on the gold
+    ("m8", "What is 12 - 4?", "8", "en", "<think>uh 12 minus 4 is 7</think>"),  # states nothing, ends elsewhere
     ("m7", "What is 9 - 4?", "5", "en", "<think>nine minus four is six</think><answer>6</answer>"),
 ]
 
@@ -131,12 +138,13 @@ def test_refine_with_rules_keeps_answers_unchanged(tmp_path, messy_file):
     assert result.returncode == 0, result.stderr
     kept = {r["id"]: r for r in read_rows(out)}
     rejected = {r["id"]: r["reject_reason"] for r in read_rows(out, split="rejected")}
-    assert set(kept) == {"m1", "m2", "m3", "m4", "m5"}
-    assert rejected == {"m6": "no_answer", "m7": "incorrect"}
-    originals = {row_id: completion for row_id, _, _, _, completion in MESSY}
+    assert set(kept) == {"m1", "m2", "m3", "m4", "m5", "m6"}
+    assert rejected == {"m8": "no_answer", "m7": "incorrect"}
+    originals = {row_id: (completion, gold) for row_id, _, gold, _, completion in MESSY}
     for row_id, row in kept.items():
         _, summary, answer = parse_output(row["messages"][-1]["content"], "r1")
-        assert answer == rule_refine(originals[row_id])[1]  # the answer is the model's own, unchanged
+        completion, gold = originals[row_id]
+        assert answer == rule_refine(completion, gold=gold)[1]  # the answer is the model's own, unchanged
         assert "umm" not in row["reasoning"] and "ähm" not in row["reasoning"] and "..." not in row["reasoning"]
     assert kept["m1"]["reasoning"].splitlines() == [
         "Step 1: Multiply 3 and 4.",
