@@ -44,3 +44,16 @@ def ignore_interrupts() -> None:
     """For worker processes: the parent decides when they stop (it closes their pipe), so a Ctrl-C
     that reaches the whole process group does not print a traceback per worker."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def stop_process(process: Any, timeout: float) -> None:
+    """Ask a child to stop (SIGTERM), wait ``timeout`` seconds, then kill it: no server we start outlives us."""
+    import subprocess
+
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import httpx
 
+from r1f.signals import stop_process
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -72,11 +74,7 @@ def transformers_serve(model_dir: str, home: Path) -> Iterator[str]:
             time.sleep(0.5)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc, timeout=20)
         log.close()
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from curation.review.credentials import Credentials, default_home
 from r1f.errors import R1FactoryError
+from r1f.signals import stop_process
 
 SERVER_PIN = "argilla-server==2.8.0"
 SERVER_EXTRA_PINS = ("click<8.2", "huggingface-hub<1.0")
@@ -223,13 +224,7 @@ def local_argilla(
         yield credentials
     finally:
         for process in reversed(processes):  # worker, server, then redis: nothing outlives what it talks to
-            if process.poll() is None:
-                process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process, timeout=10)
         stale = Credentials.load(home)
         if stale is not None and stale.api_url == f"http://127.0.0.1:{port}":
             # no URL any more, but the key and password stay for the next start (same owner, same database)

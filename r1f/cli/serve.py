@@ -19,6 +19,7 @@ import typer
 
 from r1f.console import console, print_table
 from r1f.errors import ConfigError, Interrupted, R1FactoryError
+from r1f.signals import stop_process
 
 
 def vllm_python(given: str | None) -> str:
@@ -118,13 +119,7 @@ def serve(
     except Interrupted:
         console.print("stopping vLLM …")
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process, timeout=30)
 
 
 def register(app: typer.Typer) -> None:
