@@ -61,3 +61,52 @@ def test_a_character_cut_by_the_token_limit_is_dropped_not_written_as_u_fffd(eng
     assert partial.text and not partial.text.endswith("\ufffd")
     assert "一共行驶了多少公里".startswith(partial.text)
     assert partial.completion_tokens == cut  # the tokens were generated; only the half character is not shown
+
+
+def test_generate_ids_is_what_generate_decodes_and_an_adopted_model_generates_the_same(engine, model_dir):
+    from transformers import AutoModelForCausalLM
+
+    from generators.engines.transformers_engine import TransformersEngine
+
+    prompts = _prompts(3, seed=4)
+    params = SamplingParams(n=2, temperature=1.0, max_new_tokens=12, seed=3)
+    texts = engine.generate(prompts, params)
+    ids = engine.generate_ids([engine.encode(p) for p in prompts], params)
+    for row_text, row_ids in zip(texts, ids):
+        for completion, (tokens, reason) in zip(row_text, row_ids):
+            assert completion.completion_tokens == len(tokens) and completion.finish_reason == reason
+            body = tokens[:-1] if tokens[-1] in engine.eos_ids else tokens
+            assert completion.text == engine.tokenizer.decode(body, skip_special_tokens=True).rstrip("\ufffd")
+    # GRPO's rollout hands the engine the policy in memory instead of a path to load
+    other = TransformersEngine(model="smollm2-135m", dtype="float32", batch_size=4, max_active=4)
+    other.adopt(AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval(), engine.tokenizer)
+    assert other._model is not None
+    assert [[c.text for c in row] for row in other.generate(prompts, params)] == [
+        [c.text for c in row] for row in texts
+    ]
+
+
+def test_dtype_auto_is_measured_once_per_cpu_and_read_back_without_torch(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from generators.engines.cpu import native_bf16
+
+    assert not native_bf16({"avx2", "fma"}) and native_bf16({"avx512_bf16"}) and native_bf16({"amx_bf16"})
+    env = {**os.environ, "R1F_CACHE_DIR": str(tmp_path)}
+    code = (
+        "import sys; from generators.engines.cpu import auto_cpu_dtype, native_bf16; "
+        "print(auto_cpu_dtype(2), native_bf16(), 'torch' in sys.modules)"
+    )
+    first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    dtype, native, _ = first.stdout.split()
+    assert dtype in ("float32", "bfloat16")
+    if native == "False":
+        assert dtype == "float32" and not (tmp_path / "cpu-dtype.json").exists()  # nothing to measure
+        return
+    (verdict,) = json.loads((tmp_path / "cpu-dtype.json").read_text()).values()
+    assert verdict["dtype"] == dtype and verdict["threads"] == 2 and 0 < verdict["bf16_over_fp32_time"] < 10
+    again = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert again.stdout.split() == [dtype, native, "False"]  # read back: torch never imported

@@ -9,6 +9,7 @@ import pytest
 from r1f.io import read_rows
 from tests.conftest import run_r1f
 from tests.test_coldstart import write_messy
+from training.config import GRPOTrainConfig
 
 TINY_GRPO = [
     "--set",
@@ -134,7 +135,11 @@ def test_bad_recipes_fail_in_one_line_before_any_model_loads(tmp_path):
     _one_line(run_r1f("train", "grpo", "--set", "rewards=accuracy,vibes,format"), "unknown reward 'vibes'")
     _one_line(run_r1f("train", "grpo", "--set", "learning_rat=1e-6"), "learning_rat", "did you mean learning_rate")
     _one_line(run_r1f("train", "sft", "--recipe", "nope"), "no recipe 'nope'", "r1-zero-smollm2")
-    assert time.time() - started < 90  # five failures, none of which loaded a model
+    _one_line(
+        run_r1f("train", "grpo", "--set", "top_k=20"), "top_k=20 is not supported by the factory rollout", "rollout"
+    )
+    _one_line(run_r1f("train", "grpo", "--set", "rollout=vllm"), "rollout 'vllm'", "factory or trl")
+    assert time.time() - started < 110  # seven failures, none of which loaded a model
 
 
 def test_recipe_values_read_as_people_write_them():
@@ -197,3 +202,62 @@ def test_curriculum_reads_labelled_pass_rates_or_says_what_it_needs(tmp_path):
     result = run_r1f("train", "grpo", *args, "--set", f"dataset={labelled}", "--output-dir", str(tmp_path / "l"))
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads((tmp_path / "l" / "r1f_training.json").read_text())["recipe"]["curriculum"] is True
+
+
+def test_grpo_with_trls_own_generation_still_trains(tmp_path, model_dir):
+    out = tmp_path / "r1-zero-trl"
+    result = run_r1f(
+        "train", "grpo", *TINY_GRPO, "--set", "max_steps=1", "--set", "rollout=trl", "--output-dir", str(out)
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((out / "r1f_training.json").read_text())
+    assert summary["steps"] == 1 and summary["recipe"]["rollout"] == "trl"
+    assert math.isfinite(summary["final_logs"]["rewards/accuracy/mean"])
+
+
+def test_the_factory_rollout_samples_groups_with_a_bf16_copy_refreshed_every_step(tmp_path, model_dir):
+    import torch
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    from filters.registry import parse_rewards
+    from training.grpo import grpo_rows
+    from training.rollout import FactoryRollout
+
+    config = GRPOTrainConfig.from_mapping({"n_problems": 2, "prompt_template": "r1-zero", "languages": ["en"]})
+    rows = grpo_rows(config)
+    args = GRPOConfig(
+        output_dir=str(tmp_path / "out"),
+        use_cpu=True,
+        bf16=False,
+        max_steps=2,
+        learning_rate=1e-3,
+        num_generations=2,
+        per_device_train_batch_size=2,
+        max_completion_length=12,
+        save_strategy="no",
+        report_to=[],
+        logging_steps=1,
+    )
+    rollout = FactoryRollout(12, 1.0, 1.0, seed=0, dtype="bfloat16")
+    lengths: list[int] = []
+
+    def length_reward(completions, completion_ids=None, **kwargs):
+        lengths.extend(len(ids) for ids in completion_ids)
+        return [0.0 if i % 2 else 1.0 for i in range(len(completions))]  # unequal, so the group has an advantage
+
+    trainer = GRPOTrainer(
+        model=model_dir,
+        reward_funcs=[length_reward, parse_rewards("format")[0].fn],
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        rollout_func=rollout,
+    )
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    trainer.train()
+    assert trainer.state.global_step == 2 and len(lengths) == 4 and all(1 <= n <= 12 for n in lengths)
+    shadow = rollout.shadow.state_dict()
+    assert all(t.dtype == torch.bfloat16 for t in shadow.values())
+    assert rollout.synced_step == 1  # refreshed at the second step, from the weights the first step made
+    name = "model.layers.0.mlp.down_proj.weight"
+    assert not torch.equal(shadow[name], before[name].to(torch.bfloat16))

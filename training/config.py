@@ -238,9 +238,27 @@ class GRPOTrainConfig(TrainConfig):
         "length), as in Open-Reasoner-Zero, so the policy is not paid for answers it never finished.",
     )
 
+    rollout: str = option(
+        "factory",
+        help="Who generates the GRPO groups: factory (the factory's engine with the policy's weights: finished "
+        "rows leave the batch, a prompt's samples share its prompt pass; bench/grpo_step.py) or trl (TRL's own "
+        "generation, needed for vLLM, paged generation, top_k, min_p, repetition_penalty).",
+    )
+
+    rollout_dtype: str = option(
+        "auto",
+        help="Weights dtype the factory rollout samples with: auto (the policy's own on GPU; on CPU bf16 where "
+        "native and measured faster, as the engine's dtype auto), float32, bfloat16. A copy refreshed every step.",
+    )
+
     def validate(self) -> None:
         from filters.registry import parse_rewards
         from generators.prompts import TEMPLATES
+
+        if self.rollout_dtype not in ("auto", "float32", "bfloat16", "float16"):
+            raise ConfigError(f"rollout_dtype {self.rollout_dtype!r}: choose auto, float32, bfloat16 or float16")
+        if self.rollout not in ("factory", "trl"):
+            raise ConfigError(f"rollout {self.rollout!r}: choose factory or trl")
 
         if self.prompt_template not in TEMPLATES:
             raise ConfigError(
@@ -271,14 +289,15 @@ class SFTTrainConfig(TrainConfig):
 
 
 def device_defaults(trl: dict[str, Any]) -> dict[str, Any]:
-    """TRL defaults to bf16, which fails on CPU: without a GPU, train in fp32 on the CPU."""
+    """TRL defaults to bf16, which fails on CPU without ``use_cpu``: without a GPU, train on the CPU in fp32
+    unless the recipe asks for bf16 (then CPU autocast)."""
     import torch
 
     out = dict(trl)
     out.setdefault("save_total_limit", 1)  # one checkpoint is enough to resume; each is ~3x the model
     if not torch.cuda.is_available():
         out.setdefault("use_cpu", True)
-        out["bf16"] = False
+        out["bf16"] = bool(out.get("bf16"))
         out.setdefault("fp16", False)
     out.setdefault("report_to", [])
     return out

@@ -6,6 +6,7 @@ Every check that can fail (recipe keys, dataset columns, reward names) runs befo
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,10 @@ def run_grpo(config: GRPOTrainConfig, progress: Progress | None = None) -> dict[
         raise DataError(f"{config.dataset}: the accuracy-based rewards need a 'solution' column in the training data")
     trl = config.trl_kwargs("datasets_out/models/r1-zero")
     trl["reward_weights"] = [r.weight for r in rewards]
+    if config.rollout == "factory":
+        from training.rollout import check_rollout_args
+
+        check_rollout_args(trl)
     try:
         args = GRPOConfig(**trl)
     except (TypeError, ValueError) as err:
@@ -109,12 +114,21 @@ def run_grpo(config: GRPOTrainConfig, progress: Progress | None = None) -> dict[
         eos = AutoTokenizer.from_pretrained(model).eos_token_id
         limit = args.max_completion_length
         funcs = [TruncatedZero(r.fn, r.name, limit, eos) if r.name in ACCURACY_BASED else r.fn for r in rewards]
+    rollout = None
+    if config.rollout == "factory":
+        from training.rollout import FactoryRollout
+
+        os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is marked experimental in TRL
+        rollout = FactoryRollout(
+            args.max_completion_length, args.temperature, args.top_p, args.seed, config.rollout_dtype
+        )
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=funcs,
         args=args,
         train_dataset=Dataset.from_list(rows),
         callbacks=[progress_callback(progress)],
+        rollout_func=rollout,
     )
     quiet_trainer(trainer)
     trainer.train(resume_from_checkpoint=checkpoint)

@@ -38,7 +38,11 @@ class TransformersOptions(EngineOptions):
         help="Cap on the KV cache: the prompt plus max-new-tokens of all sequences decoded at once (bounds memory; "
         "about 46 KB per token in fp32 on the embedded model).",
     )
-    dtype: str = option("auto", help="Weights dtype: auto (fp32 on CPU, bf16 on GPU), float32, bfloat16, float16.")
+    dtype: str = option(
+        "auto",
+        help="Weights dtype: auto (bf16 on GPU; on CPU bf16 where native and measured faster, else fp32), "
+        "float32, bfloat16, float16.",
+    )
     device: str = option("auto", help="auto, cpu or cuda.")
     threads: int | None = option(None, help="Torch intra-op threads (default: every core this process may use).")
 

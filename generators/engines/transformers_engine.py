@@ -16,15 +16,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from generators.engines.base import PROMPT_TOO_LONG, Completion, Engine, SamplingParams
+from generators.engines.cpu import auto_cpu_dtype, cpu_threads
 from generators.engines.options import TransformersOptions, engine_options
 from generators.models import DEFAULT_MODEL
 from r1f.schema import Messages, stable_id
-
-
-def cpu_threads() -> int:
-    """Threads a CPU engine may use: ``R1F_THREADS`` (executors set it per worker), else every core it may use."""
-    return int(os.environ.get("R1F_THREADS") or 0) or len(os.sched_getaffinity(0))
-
 
 #: joining prompts are prefilled in groups whose longest prompt is at most this factor of the shortest
 PREFILL_SPREAD = 1.15
@@ -116,10 +111,10 @@ class TransformersEngine(Engine):
         self.threads = opts.threads
         dtype = opts.dtype
         if dtype == "auto":
-            # Decided without importing torch, so a fully cached rerun never pays for it. On CPU fp32:
-            # bf16 measured slower here (Intel Xeon with avx512_bf16, no AMX); see bench/RESULTS.md.
+            # GPU: bf16. CPU: bf16 only where this CPU has native bf16 dot products and they measured faster
+            # (generators/engines/cpu.py; remembered per CPU, so a cached rerun does not import torch).
             gpu = opts.device.startswith("cuda") or (opts.device == "auto" and os.path.exists("/dev/nvidiactl"))
-            dtype = "bfloat16" if gpu else "float32"
+            dtype = "bfloat16" if gpu else auto_cpu_dtype(self.threads or cpu_threads())
         self.dtype_name = dtype
         self._tokenizer: Any = None
         self._model: Any = None
@@ -150,15 +145,28 @@ class TransformersEngine(Engine):
             if self.device.type == "cpu":
                 torch.set_num_threads(self.threads or cpu_threads())
             model = AutoModelForCausalLM.from_pretrained(self.resolved.path, dtype=getattr(torch, self.dtype_name))
-            self._model = model.to(self.device).eval()
-            # transformers >= 5.24 names the KV cache argument `cache` (and warns on the old name)
-            self._cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
-            eos = model.generation_config.eos_token_id
-            eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
-            eos_ids.add(self.tokenizer.eos_token_id)
-            self.eos_ids = {e for e in eos_ids if e is not None}
-            self.context_length = int(getattr(model.config, "max_position_embeddings", None) or 1 << 30)
+            self.adopt(model.to(self.device).eval())
         return self._model
+
+    def adopt(self, model: Any, tokenizer: Any = None) -> None:
+        """Generate with a model already in memory (GRPO's policy between its updates) instead of loading one."""
+        import torch
+
+        self._model = model
+        self.device = next(model.parameters()).device
+        if self.device.type == "cpu" and self.threads:
+            torch.set_num_threads(self.threads)
+        if tokenizer is not None:
+            self._tokenizer = tokenizer
+            if tokenizer.pad_token_id is None:
+                tokenizer.pad_token = tokenizer.eos_token
+        # transformers >= 5.24 names the KV cache argument `cache` (and warns on the old name)
+        self._cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+        eos = model.generation_config.eos_token_id
+        eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        eos_ids.add(self.tokenizer.eos_token_id)
+        self.eos_ids = {e for e in eos_ids if e is not None}
+        self.context_length = int(getattr(model.config, "max_position_embeddings", None) or 1 << 30)
 
     def identity(self) -> dict[str, Any]:
         # batching changes the arithmetic (padding, matmul shapes), hence greedy and sampled tokens: part of the id
@@ -181,30 +189,41 @@ class TransformersEngine(Engine):
         return len(self.encode(prompt))
 
     def generate(self, prompts: Sequence[Messages], params: SamplingParams) -> list[list[Completion]]:
-        import torch
-
         self.model  # noqa: B018 - loads on first use and sets self.device and self.eos_ids
         encoded = [self.encode(p) for p in prompts]
-        # a prompt that leaves no room for the answer in the model's context is skipped, with the reason
+        outputs = self.generate_ids(encoded, params)
+        return [
+            [
+                self._completion(ids, *out, params)
+                if out is not None
+                # a prompt that leaves no room for the answer in the model's context is skipped, with the reason
+                else Completion(text="", finish_reason=PROMPT_TOO_LONG, prompt_tokens=len(ids), completion_tokens=0)
+                for out in samples
+            ]
+            for ids, samples in zip(encoded, outputs)
+        ]
+
+    def generate_ids(
+        self, encoded: Sequence[list[int]], params: SamplingParams
+    ) -> list[list[tuple[list[int], str] | None]]:
+        """``params.n`` completions per tokenised prompt as (token ids, finish reason), EOS included when reached;
+        ``None`` for a prompt the context cannot hold. GRPO rollouts call this with the policy's own ids."""
+        import torch
+
+        self.model  # noqa: B018
         room = self.context_length - params.max_new_tokens
-        result: list[list[Completion]] = [[None] * params.n for _ in prompts]  # type: ignore[list-item]
-        for i, ids in enumerate(encoded):
-            if len(ids) > room:
-                skipped = Completion(
-                    text="", finish_reason=PROMPT_TOO_LONG, prompt_tokens=len(ids), completion_tokens=0
-                )
-                result[i] = [skipped] * params.n
+        result: list[list[tuple[list[int], str] | None]] = [[None] * params.n for _ in encoded]
         # One sequence per (prompt, sample); longest prompts first so joins pad the new rows, not the batch.
-        seqs = [(i, j) for i in range(len(prompts)) for j in range(params.n) if len(encoded[i]) <= room]
+        seqs = [(i, j) for i in range(len(encoded)) for j in range(params.n) if len(encoded[i]) <= room]
         seqs.sort(key=lambda s: -len(encoded[s[0]]))
         generator = None
         if not params.greedy:
             generator = torch.Generator(device=self.device)
             generator.manual_seed(int(stable_id(params.seed, [list(e) for e in encoded], length=12), 16))
         with torch.inference_mode():
-            outputs = self._decode([encoded[i] for i, _ in seqs], params, generator, [i for i, _ in seqs])
-        for (i, j), (ids, reason) in zip(seqs, outputs):
-            result[i][j] = self._completion(encoded[i], ids, reason, params)
+            outputs = self._decode([list(encoded[i]) for i, _ in seqs], params, generator, [i for i, _ in seqs])
+        for (i, j), out in zip(seqs, outputs):
+            result[i][j] = out
         return result
 
     def _completion(self, prompt_ids: list[int], ids: list[int], reason: str, params: SamplingParams) -> Completion:
