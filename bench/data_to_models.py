@@ -43,6 +43,10 @@ PROBLEMS = ["--languages", "en", "--families", FAMILIES, "--difficulties", "1"]
 costs: dict[str, float] = {}
 
 
+#: where each stage's cost is kept across resumed runs (a rerun that skips a stage still reports it)
+COSTS: Path | None = None
+
+
 def r1f(label: str, *args: str, done: Path | None = None) -> None:
     """Run one real command (skipped when ``done`` exists), timing it."""
     if done is not None and done.exists():
@@ -51,6 +55,8 @@ def r1f(label: str, *args: str, done: Path | None = None) -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "160"}
     result = subprocess.run([sys.executable, "-m", "r1f", *args], cwd=ROOT, env=env, capture_output=True, text=True)
     costs[label] = costs.get(label, 0.0) + time.time() - started
+    if COSTS is not None:
+        COSTS.write_text(json.dumps(costs, indent=1) + "\n")
     if result.returncode != 0:
         sys.stdout.write(result.stdout[-3000:] + result.stderr[-3000:])
         raise SystemExit(f"{label}: r1f {' '.join(args[:2])} failed ({result.returncode})")
@@ -128,6 +134,10 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
+    global COSTS
+    COSTS = work / "costs.json"
+    if COSTS.exists():
+        costs.update(json.loads(COSTS.read_text()))
     load_before = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     started = time.time()
     tokens = str(args.max_new_tokens)
@@ -231,6 +241,86 @@ def main() -> None:
     )
     zero_after = evaluate("r1-zero", str(r0), work / "eval" / "r1-zero", "r1-zero-fewshot", 96)
 
+    # 4b. cold start from R1-Zero's correct outputs: the rule refiner vs the LLM refiner, rows kept, then SFT on
+    # each (same steps, same base) and pass@1 on the held-out problems
+    r1f(
+        "sample (r1-zero outputs)",
+        "sample",
+        "--model",
+        str(r0),
+        "--template",
+        "r1-zero-fewshot",
+        "--format",
+        FORMAT,
+        "--problems",
+        "builtin",
+        "--n-problems",
+        str(args.problems),
+        "--k",
+        str(args.k),
+        *PROBLEMS,
+        "--temperature",
+        "0.8",
+        "--max-new-tokens",
+        "96",
+        "--out",
+        str(work / "r0_samples"),
+        done=work / "r0_samples" / "manifest.json",
+    )
+    refined: dict[str, int] = {}
+    for refiner in ("rules", "llm"):
+        out = work / f"cold_start_{refiner}"
+        r1f(
+            f"cold-start refine {refiner}",
+            "cold-start",
+            "--method",
+            "refine",
+            "--refiner",
+            refiner,
+            "--problems",
+            str(work / "r0_samples"),
+            "--format",
+            FORMAT,
+            "--max-new-tokens",
+            tokens,
+            "--out",
+            str(out),
+            done=out / "manifest.json",
+        )
+        rows = read_rows(out, allow_empty=True)
+        refined[refiner] = len(rows)
+        if not rows:
+            continue
+        model = work / "models" / f"cold_start_{refiner}"
+        r1f(
+            f"sft cold start ({refiner})",
+            "train",
+            "sft",
+            "--recipe",
+            "sft-cold-start-smollm2",
+            "--set",
+            "model=smollm2-135m",
+            "--set",
+            f"dataset={out}",
+            "--set",
+            f"max_steps={args.steps}",
+            "--set",
+            "learning_rate=1e-4",  # as the other SFT arms
+            "--set",
+            "save_strategy=no",
+            "--output-dir",
+            str(model),
+            done=model / "r1f_training.json",
+        )
+        results[f"cold_start_{refiner}"] = evaluate(
+            f"cold start {refiner}",
+            str(model),
+            work / "eval" / f"cold_start_{refiner}",
+            "sft-think",
+            args.max_new_tokens,
+        )
+    r0_samples = len(read_rows(work / "r0_samples", allow_empty=True))
+
     # 5. distillation: the factory model teaches the base
     r1f(
         "distill (teacher: factory arm)",
@@ -276,7 +366,21 @@ def main() -> None:
         results["student"] = evaluate(
             "student", str(student), work / "eval" / "student", "sft-think", args.max_new_tokens
         )
-    total = time.time() - started
+    total = max(time.time() - started, sum(costs.values()))  # a resumed run: what the stages cost in all
+
+    # plots beside RESULTS.md: every arm's pass@1 and format with intervals, and R1-Zero's rewards per step
+    from r1f.report import curves_png, eval_bars_png
+
+    plots = RESULTS.parent / "plots"
+    plots.mkdir(exist_ok=True)
+    named = {**results, "base (r1-zero prompt)": zero_before, "r1-zero": zero_after}
+    bars = eval_bars_png([{**r, "model_stage": name} for name, r in named.items()])
+    history = [e for e in json.loads((r0 / "r1f_training.json").read_text())["log_history"] if "step" in e]
+    keys = ["rewards/format/mean", "rewards/tag_count/mean", "rewards/accuracy/mean", "reward"]
+    curve = curves_png(history, [k for k in keys if any(k in e for e in history)], "R1-Zero GRPO: rewards per step")
+    for name, png in (("data_to_models-evals.png", bars), ("data_to_models-r1zero-curves.png", curve)):
+        if png and not args.no_write:
+            (plots / name).write_bytes(png)
 
     lines = [
         f"### Data -> models — `bench/data_to_models.py` ({time.strftime('%Y-%m-%d')})",
@@ -310,9 +414,25 @@ def main() -> None:
         lines.append(f"| {a} vs {b} | {only_a} | {only_b} | {p:.3g} |")
     lines += [
         "",
+        f"Cold start from R1-Zero's outputs ({r0_samples} correct R1-Zero samples of {args.problems} x {args.k}): "
+        + "; ".join(f"{name} refiner kept {count} rows" for name, count in refined.items())
+        + f" (each then SFT for {args.steps} steps from the base; pass@1 in the table above as cold_start_*).",
+    ]
+    if "cold_start_rules" in results and "cold_start_llm" in results:
+        only_a, only_b, p = mcnemar(
+            results["cold_start_rules"].get("greedy_correct", {}), results["cold_start_llm"].get("greedy_correct", {})
+        )
+        lines.append(
+            f"Rules vs LLM refiner after SFT: only rules right {only_a}, only LLM right {only_b}, p = {p:.3g}."
+        )
+    lines += [
+        "",
         f"R1-Zero ({args.grpo_steps} GRPO steps, r1-zero-fewshot prompt, 96 tokens): format "
         f"{fmt(zero_before, 'format')} -> {fmt(zero_after, 'format')}; pass@1 {fmt(zero_before, 'pass@1')} -> "
         f"{fmt(zero_after, 'pass@1')}.",
+        "",
+        "![pass@1 and format per arm, 95% Wilson intervals](plots/data_to_models-evals.png)",
+        "![R1-Zero GRPO rewards per step](plots/data_to_models-r1zero-curves.png)",
         "",
         "| stage | seconds |",
         "|---|---|",

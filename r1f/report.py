@@ -129,7 +129,7 @@ def _evaluations(pipeline: Pipeline, states: StateStore) -> list[Block]:
         ),
         Block("table", headers=headers, rows=rows),
     ]
-    png = _bars(results)
+    png = eval_bars_png(results)
     if png:
         blocks.append(
             Block(
@@ -142,7 +142,9 @@ def _evaluations(pipeline: Pipeline, states: StateStore) -> list[Block]:
     return blocks
 
 
-def _bars(results: list[dict[str, Any]]) -> bytes:
+def eval_bars_png(results: list[dict[str, Any]]) -> bytes:
+    """pass@1 and format per evaluation (labelled by ``model_stage``) with their Wilson intervals; b"" without
+    matplotlib. The run report and bench/data_to_models.py draw with it."""
     try:
         import io
 
@@ -253,7 +255,7 @@ def _training(pipeline: Pipeline, states: StateStore) -> list[Block]:
         ]
         if not keys:
             continue
-        png = _curves(history, keys, f"{name} ({summary.get('stage')})")
+        png = curves_png(history, keys, f"{name} ({summary.get('stage')})")
         if not blocks:
             blocks.append(Block("h2", "Training curves"))
         last = summary.get("final_logs") or {}
@@ -271,7 +273,8 @@ def _training(pipeline: Pipeline, states: StateStore) -> list[Block]:
     return blocks
 
 
-def _curves(history: list[dict[str, Any]], keys: list[str], title: str) -> bytes:
+def curves_png(history: list[dict[str, Any]], keys: list[str], title: str) -> bytes:
+    """Logged values per training step (a trainer's ``log_history``), one line per key; b"" without matplotlib."""
     try:
         import io
 
