@@ -143,18 +143,12 @@ def main() -> None:
     tokens = str(args.max_new_tokens)
 
     # 1. samples, then the factory's own curation of what it kept
+    sampled = ["--problems", "builtin", "--n-problems", str(args.problems), "--k", str(args.k), *PROBLEMS]
+    sampled += ["--format", FORMAT]
     r1f(
         "sample (base, verified)",
         "sample",
-        "--problems",
-        "builtin",
-        "--n-problems",
-        str(args.problems),
-        "--k",
-        str(args.k),
-        *PROBLEMS,
-        "--format",
-        FORMAT,
+        *sampled,
         "--max-new-tokens",
         tokens,
         "--out",
@@ -250,15 +244,7 @@ def main() -> None:
         str(r0),
         "--template",
         "r1-zero-fewshot",
-        "--format",
-        FORMAT,
-        "--problems",
-        "builtin",
-        "--n-problems",
-        str(args.problems),
-        "--k",
-        str(args.k),
-        *PROBLEMS,
+        *sampled,
         "--temperature",
         "0.8",
         "--max-new-tokens",
