@@ -355,6 +355,7 @@ def main() -> None:
     total = max(time.time() - started, sum(costs.values()))  # a resumed run: what the stages cost in all
 
     # plots beside RESULTS.md: every arm's pass@1 and format with intervals, and R1-Zero's rewards per step
+    from generators.engines.cpu import cpu_name
     from r1f.report import curves_png, eval_bars_png
 
     plots = RESULTS.parent / "plots"
@@ -371,7 +372,7 @@ def main() -> None:
     lines = [
         f"### Data -> models — `bench/data_to_models.py` ({time.strftime('%Y-%m-%d')})",
         "",
-        f"CPU: {_cpu()}, {os.cpu_count()} cores; load average before {load_before}. Whole bench "
+        f"CPU: {cpu_name()}, {os.cpu_count()} cores; load average before {load_before}. Whole bench "
         f"**{total / 60:.1f} min** ({args.problems} problems x k={args.k} samples, {args.steps} SFT steps per arm, "
         f"{args.grpo_steps} GRPO steps, greedy evaluation on the 200 held-out problems, {tokens} new tokens).",
         "",
@@ -437,13 +438,6 @@ def main() -> None:
             else (text.rstrip() + "\n\n" + block + "\n")
         )
         RESULTS.write_text(text)
-
-
-def _cpu() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 if __name__ == "__main__":

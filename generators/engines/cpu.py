@@ -42,6 +42,11 @@ def _cpuinfo() -> tuple[str, set[str]]:
     return name, flags
 
 
+def cpu_name() -> str:
+    """The CPU's model name as the kernel reports it (benchmarks print it beside their numbers)."""
+    return _cpuinfo()[0]
+
+
 def native_bf16(flags: set[str] | None = None) -> bool:
     """Whether the CPU has bf16 dot-product instructions (without them bf16 is emulated and slow)."""
     if flags is None:

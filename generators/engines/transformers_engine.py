@@ -189,7 +189,6 @@ class TransformersEngine(Engine):
         return len(self.encode(prompt))
 
     def generate(self, prompts: Sequence[Messages], params: SamplingParams) -> list[list[Completion]]:
-        self.model  # noqa: B018 - loads on first use and sets self.device and self.eos_ids
         encoded = [self.encode(p) for p in prompts]
         outputs = self.generate_ids(encoded, params)
         return [
@@ -210,7 +209,7 @@ class TransformersEngine(Engine):
         ``None`` for a prompt the context cannot hold. GRPO rollouts call this with the policy's own ids."""
         import torch
 
-        self.model  # noqa: B018
+        self.model  # noqa: B018 - loads on first use and sets self.device, self.eos_ids and self.context_length
         room = self.context_length - params.max_new_tokens
         result: list[list[tuple[list[int], str] | None]] = [[None] * params.n for _ in encoded]
         # One sequence per (prompt, sample); longest prompts first so joins pad the new rows, not the batch.
