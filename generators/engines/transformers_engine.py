@@ -1,11 +1,14 @@
 """In-process generation with transformers, tuned for a small CPU.
 
 ``model.generate`` runs a static batch until its longest member ends, so on natural-length
-completions most of the batch computes padding. This engine runs its own decode loop over the
-KV cache instead: a row that reaches EOS, a stop string or its budget leaves the batch at once
-(``Cache.batch_select_indices``), and when the batch thins out the next waiting prompts are
-prefilled and joined to it (left-padding the shorter cache), so the batch stays full. Results depend
-only on the chunk the runner hands in (same chunk, same numbers), which keeps resume exact.
+completions most of the batch computes padding. This engine runs its own decode loop instead, over a
+KV cache of fixed slots allocated once per chunk: a row that reaches EOS, a stop string or its budget
+gives its slot back at once (the last row moves into it, so the batch stays dense), and the next waiting
+prompts are prefilled and copied into free slots, so the batch stays full. Each row keeps its tokens
+from slot position 0 and attends only to its own length, so attention never reads the padding that
+rows joining at different times would otherwise pile up, and no step copies or regrows the cache.
+Results depend only on the chunk the runner hands in (same chunk, same numbers), which keeps resume
+exact.
 """
 
 from __future__ import annotations
@@ -19,66 +22,69 @@ from generators.engines.base import PROMPT_TOO_LONG, Completion, Engine, Samplin
 from generators.engines.cpu import auto_cpu_dtype, cpu_threads
 from generators.engines.options import TransformersOptions, engine_options
 from generators.models import DEFAULT_MODEL
+from r1f.errors import ConfigError
 from r1f.schema import Messages, stable_id
 
 #: joining prompts are prefilled in groups whose longest prompt is at most this factor of the shortest
 PREFILL_SPREAD = 1.15
 #: and of at most this many (padded) tokens per forward pass, which bounds the prompt pass's activations
 PREFILL_TOKENS = 8192
+#: bumped when the decode arithmetic changes (row ids must not mix rows of two versions in one resumed run)
+DECODE_VERSION = 2
 
 
-def _growing_layer_class() -> type:
-    """A KV-cache layer with spare capacity: appending a token writes one token instead of copying the
-    whole cache (``DynamicLayer`` concatenates every step, ~25% of a decode step here)."""
+class _Batch:
+    """What every slot layer needs for one decode step: how many rows run and each row's cached length."""
+
+    def __init__(self) -> None:
+        self.rows: Any = None  # arange(active rows)
+        self.lengths: Any = None  # tokens already cached per row (where this step's token is written)
+        self.width = 0  # attention width: the longest row plus this step's token
+
+
+def _slot_layer_class() -> type:
+    """A KV-cache layer over preallocated slots ``[slots, kv heads, capacity, head dim]``.
+
+    Each decode step writes one token per row at that row's own length and returns the rows' keys and
+    values up to the longest row; the 4-D mask the engine passes hides each row's tail. transformers'
+    ``DynamicLayer`` instead concatenates (copies the whole cache every step) and shares one length for
+    the batch, so rows joining late would carry the batch's history as padding."""
     from transformers.cache_utils import DynamicLayer
 
-    class GrowingLayer(DynamicLayer):
-        def __init__(self) -> None:
-            self._k = self._v = None
-            self._n = 0
+    class SlotLayer(DynamicLayer):
+        def __init__(self, batch: _Batch, keys: Any, values: Any) -> None:
             super().__init__()
+            self.batch, self._k, self._v = batch, keys, values
+            self.dtype, self.device = keys.dtype, keys.device
+            self.is_initialized = True
 
         @property
         def keys(self) -> Any:
-            return None if self._k is None else self._k[:, :, : self._n]
+            return self._k
 
         @keys.setter
-        def keys(self, value: Any) -> None:
-            self._k = value
-            self._n = 0 if value is None or value.dim() < 3 else value.shape[-2]
+        def keys(self, value: Any) -> None:  # DynamicLayer.__init__ assigns None; the slots stay
+            pass
 
         @property
         def values(self) -> Any:
-            return None if self._v is None else self._v[:, :, : self._n]
+            return self._v
 
         @values.setter
         def values(self, value: Any) -> None:
-            self._v = value
+            pass
+
+        def get_seq_length(self) -> int:
+            return max(self.batch.width - 1, 0)
 
         def update(self, key_states: Any, value_states: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
-            if not self.is_initialized:
-                self.dtype, self.device = key_states.dtype, key_states.device
-                self.is_initialized = True
-            n = key_states.shape[-2]
-            if self._k is None or self._k.dim() < 3 or self._n + n > self._k.shape[-2]:
-                # grow by a quarter (at least 64 tokens): copies stay rare and spare memory small
-                capacity = self._n + n + max(64, self._n // 4)
-                shape = (*key_states.shape[:2], capacity, key_states.shape[-1])
-                keys, values = key_states.new_empty(shape), value_states.new_empty(shape)
-                if self._n:
-                    keys[:, :, : self._n] = self._k[:, :, : self._n]
-                    values[:, :, : self._n] = self._v[:, :, : self._n]
-                self._k, self._v = keys, values
-            self._k[:, :, self._n : self._n + n] = key_states
-            self._v[:, :, self._n : self._n + n] = value_states
-            self._n += n
-            return self.keys, self.values
+            b = self.batch
+            self._k[b.rows, :, b.lengths] = key_states[:, :, 0]
+            self._v[b.rows, :, b.lengths] = value_states[:, :, 0]
+            n = b.rows.shape[0]
+            return self._k[:n, :, : b.width], self._v[:n, :, : b.width]
 
-        def batch_select_indices(self, indices: Any) -> None:
-            if self._n:
-                self._k, self._v = self._k[indices], self._v[indices]
-
-    return GrowingLayer
+    return SlotLayer
 
 
 #: what a decoder writes for the bytes of a character the token limit cut in half
@@ -118,7 +124,7 @@ class TransformersEngine(Engine):
         self.dtype_name = dtype
         self._tokenizer: Any = None
         self._model: Any = None
-        self._growing: type | None = None
+        self._slot_layer: type | None = None
 
     @property
     def tokenizer(self) -> Any:
@@ -175,6 +181,7 @@ class TransformersEngine(Engine):
             "model": self.resolved.name,
             "dtype": self.dtype_name,
             "batching": [self.batch_size, self.max_active, self.max_batch_tokens],
+            "decode": DECODE_VERSION,
         }
 
     def encode(self, prompt: Messages) -> list[int]:
@@ -239,8 +246,8 @@ class TransformersEngine(Engine):
 
     # -- the decode loop -------------------------------------------------------------------------
 
-    def _prefill(self, batch: list[list[int]]) -> tuple[Any, Any, Any, Any]:
-        """Run the prompt pass for ``batch`` (left-padded); returns (cache, mask, next positions, logits)."""
+    def _prefill(self, batch: list[list[int]]) -> tuple[Any, Any]:
+        """The prompt pass for ``batch`` (left-padded); returns (per-layer keys and values, last logits)."""
         import torch
         from transformers import DynamicCache
 
@@ -248,27 +255,21 @@ class TransformersEngine(Engine):
         pad = self.tokenizer.pad_token_id
         ids = torch.tensor([[pad] * (width - len(p)) + p for p in batch], device=self.device)
         mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in batch], device=self.device)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
         cache = DynamicCache(config=self.model.config)
-        if all(type(layer).__name__ == "DynamicLayer" for layer in cache.layers):
-            growing = self._growing or _growing_layer_class()
-            self._growing = growing
-            cache.layers = [growing() for _ in cache.layers]
         out = self.model(
             input_ids=ids,
             attention_mask=mask,
-            position_ids=positions,
+            position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
             use_cache=True,
             logits_to_keep=1,
             **{self._cache_kw: cache},
         )
-        return cache, mask, positions[:, -1] + 1, out.logits[:, -1, :].float()
+        return [(layer.keys, layer.values) for layer in cache.layers], out.logits[:, -1, :].float()
 
     @staticmethod
     def _length_groups(seqs: list[int], prompts: list[list[int]]) -> list[list[int]]:
         """Split joining sequences (longest first) into groups of similar prompt length, so the prompt
-        pass computes little padding, and of bounded size, so it needs bounded memory; the groups' caches are
-        then padded and joined, which is cheap."""
+        pass computes little padding, and of bounded size, so it needs bounded memory."""
         groups: list[list[int]] = []
         for seq in seqs:
             width = len(prompts[groups[-1][0]]) if groups else 0  # the group's first prompt is its longest
@@ -282,23 +283,35 @@ class TransformersEngine(Engine):
                 groups.append([seq])
         return groups
 
-    @staticmethod
-    def _merge(a: tuple[Any, Any, Any, Any], b: tuple[Any, Any, Any, Any]) -> tuple[Any, Any, Any, Any]:
-        """Join two running batches: left-pad the shorter cache and mask, then concatenate rows."""
-        import torch
-        import torch.nn.functional as F
+    def _slots(self, prompts: list[list[int]], params: SamplingParams) -> int:
+        """How many sequences decode at once: ``max_active``, within the KV budget for this chunk's longest."""
+        capacity = max(len(p) for p in prompts) + params.max_new_tokens
+        return max(1, min(self.max_active, len(prompts), self.max_batch_tokens // capacity))
 
-        cache_a, mask_a, pos_a, logits_a = a
-        cache_b, mask_b, pos_b, logits_b = b
-        la, lb = mask_a.shape[1], mask_b.shape[1]
-        width = max(la, lb)
-        for layer_a, layer_b in zip(cache_a.layers, cache_b.layers):
-            for attr in ("keys", "values"):
-                ta = F.pad(getattr(layer_a, attr), (0, 0, width - la, 0))
-                tb = F.pad(getattr(layer_b, attr), (0, 0, width - lb, 0))
-                setattr(layer_a, attr, torch.cat([ta, tb], dim=0))
-        mask = torch.cat([F.pad(mask_a, (width - la, 0)), F.pad(mask_b, (width - lb, 0))], dim=0)
-        return cache_a, mask, torch.cat([pos_a, pos_b]), torch.cat([logits_a, logits_b])
+    def _new_cache(self, layers: list[tuple[Any, Any]], slots: int, capacity: int, batch: _Batch) -> Any:
+        """A cache of ``slots`` x ``capacity`` per layer, shaped like the prompt pass's ``layers``.
+
+        Zero-filled: positions past a row's length are masked, but a masked NaN from uninitialised memory
+        would still poison the attention product."""
+        import torch
+        from transformers import DynamicCache
+
+        cache = DynamicCache(config=self.model.config)
+        if len(cache.layers) != len(layers) or any(type(layer).__name__ != "DynamicLayer" for layer in cache.layers):
+            raise ConfigError(
+                f"model {self.resolved.name}: the transformers engine decodes full-attention decoders only "
+                "(this one has sliding-window or other cache layers); use --engine vllm or openai for it"
+            )
+        slot_layer = self._slot_layer or _slot_layer_class()
+        self._slot_layer = slot_layer
+        cache.layers = [
+            slot_layer(
+                batch,
+                *(torch.zeros((slots, t.shape[1], capacity, t.shape[3]), dtype=t.dtype, device=t.device) for t in kv),
+            )
+            for kv in layers
+        ]
+        return cache
 
     def _pick(self, logits: Any, params: SamplingParams, generator: Any) -> Any:
         import torch
@@ -319,54 +332,49 @@ class TransformersEngine(Engine):
         tail = self.tokenizer.decode(ids[-(max(len(s) for s in stops) + 8) :], skip_special_tokens=True)
         return any(s in tail for s in stops)
 
-    def _shared_prefill(self, group: list[int], prompts: list[list[int]], keys: list[int]) -> tuple[Any, Any, Any, Any]:
-        """The prompt pass for ``group``, once per distinct prompt: the n samples of a prompt share its pass and
-        start from copies of its cache rows (rejection sampling's k samples cost one prompt pass, not k)."""
-        import torch
-
-        unique = list(dict.fromkeys(keys[s] for s in group))
-        first = {keys[s]: s for s in reversed(group)}
-        state = self._prefill([prompts[first[k]] for k in unique])
-        if len(unique) == len(group):
-            return state
-        index = torch.tensor([unique.index(keys[s]) for s in group], device=self.device)
-        cache, mask, positions, logits = state
-        cache.batch_select_indices(index)
-        return cache, mask[index], positions[index], logits[index]
-
     def _decode(
         self, prompts: list[list[int]], params: SamplingParams, generator: Any, keys: list[int]
     ) -> list[tuple[list[int], str]]:
         import torch
 
+        slots = self._slots(prompts, params)
+        capacity = max(len(p) for p in prompts) + params.max_new_tokens
+        batch = _Batch()
+        cache: Any = None
+        lengths = torch.zeros(slots, dtype=torch.long, device=self.device)
+        positions = torch.arange(capacity, device=self.device)
         waiting = list(range(len(prompts)))
         results: list[tuple[list[int], str] | None] = [None] * len(prompts)
-        rows: list[int] = []  # which sequence each batch row holds
+        rows: list[int] = []  # which sequence each slot holds; slots [0, len(rows)) are live
         produced: dict[int, list[int]] = {}
-        state = None
-
-        def cost(seq: int) -> int:  # KV-cache tokens a sequence may come to hold
-            return len(prompts[seq]) + params.max_new_tokens
-
-        budget = self.max_batch_tokens
+        logits: Any = None
+        dtype = next(self.model.parameters()).dtype
         while waiting or rows:
-            free = self.max_active - len(rows)
-            used = sum(cost(s) for s in rows)
-            # Join waiting prompts when a quarter of the slots (and of the KV budget) is free, or the batch is empty.
-            if waiting and (not rows or (free >= max(1, self.max_active // 4) and budget - used >= budget // 4)):
-                joining = []
-                while waiting and len(joining) < free:
-                    if (rows or joining) and used + cost(waiting[0]) > budget:
-                        break
-                    used += cost(waiting[0])
-                    joining.append(waiting.pop(0))
+            free = slots - len(rows)
+            # Join waiting prompts when a quarter of the slots is free, or the batch is empty.
+            if waiting and (not rows or free >= max(1, slots // 4)):
+                joining, waiting = waiting[:free], waiting[free:]
                 for group in self._length_groups(joining, prompts):
-                    fresh = self._shared_prefill(group, prompts, keys)
-                    state = fresh if state is None else self._merge(state, fresh)
+                    # the n samples of a prompt share its prompt pass and start from copies of its cache
+                    unique = list(dict.fromkeys(keys[s] for s in group))
+                    first = {keys[s]: s for s in reversed(group)}
+                    layers, fresh = self._prefill([prompts[first[k]] for k in unique])
+                    source = torch.tensor([unique.index(keys[s]) for s in group], device=self.device)
+                    if cache is None:
+                        cache = self._new_cache(layers, slots, capacity, batch)
+                    # row g's prompt sits right-aligned in the prompt pass; it goes to slot positions [0, len)
+                    width = layers[0][0].shape[2]
+                    sizes = torch.tensor([len(prompts[s]) for s in group], device=self.device)
+                    take = ((width - sizes)[:, None] + positions[None, :width]).clamp(max=width - 1)
+                    at = slice(len(rows), len(rows) + len(group))
+                    for layer, (k, v) in zip(cache.layers, layers):
+                        layer.keys[at, :, :width] = k[source[:, None], :, take].transpose(1, 2)
+                        layer.values[at, :, :width] = v[source[:, None], :, take].transpose(1, 2)
+                    lengths[at] = sizes
+                    logits = fresh[source] if logits is None else torch.cat([logits, fresh[source]])
                     rows += group
                 for s in joining:
                     produced[s] = []
-            cache, mask, positions, logits = state
             tokens = self._pick(logits, params, generator)
             keep = []
             for r, (seq, tok) in enumerate(zip(rows, tokens.tolist())):
@@ -381,20 +389,41 @@ class TransformersEngine(Engine):
             if self.progress is not None:
                 self.progress(len(rows))
             if len(keep) < len(rows):
-                rows = [rows[r] for r in keep]
+                # free the finished rows' slots: live rows from the end move into the holes
+                n, kept = len(keep), set(keep)
+                holes = [r for r in range(n) if r not in kept]
+                movers = [r for r in keep if r >= n]
+                if holes:
+                    h, m = torch.tensor(holes, device=self.device), torch.tensor(movers, device=self.device)
+                    width = int(lengths[m].max())
+                    for layer in cache.layers:
+                        layer.keys[h, :, :width] = layer.keys[m, :, :width]
+                        layer.values[h, :, :width] = layer.values[m, :, :width]
+                    lengths[h] = lengths[m]
+                    for hole, mover in zip(holes, movers):
+                        rows[hole] = rows[mover]
+                    order = torch.arange(len(rows), device=self.device)
+                    order[h] = m
+                    tokens = tokens[order]
+                rows, tokens = rows[:n], tokens[:n]
                 if not rows:
-                    state = None
+                    logits = None
                     continue
-                index = torch.tensor(keep, device=self.device)
-                cache.batch_select_indices(index)
-                mask, positions, tokens = mask[index], positions[index], tokens[index]
-            mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
+            live = lengths[: len(rows)]
+            batch.rows, batch.lengths = torch.arange(len(rows), device=self.device), live
+            batch.width = int(live.max()) + 1
+            # a ready 4-D additive mask: transformers uses it as is, SDPA then runs GQA on packed heads, and an
+            # additive mask is faster than a boolean one in SDPA's CPU kernel (about 1.4x at 128 rows)
+            hidden = positions[None, : batch.width] > live[:, None]
+            mask = torch.zeros(hidden.shape, dtype=dtype, device=self.device).masked_fill_(hidden, float("-inf"))
+            mask = mask[:, None, None, :]
             out = self.model(
                 input_ids=tokens[:, None],
                 attention_mask=mask,
-                position_ids=positions[:, None],
+                position_ids=live[:, None].clone(),
                 use_cache=True,
                 **{self._cache_kw: cache},
             )
-            state = (cache, mask, positions + 1, out.logits[:, -1, :].float())
+            live += 1
+            logits = out.logits[:, -1, :].float()
         return results  # type: ignore[return-value]
