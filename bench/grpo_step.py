@@ -23,15 +23,16 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the r1f CLI sets it, b
 
 #: arms: label -> settings over the recipe (the first is the baseline the others are compared with)
 ARMS = {
-    "trl": {"rollout": "trl"},
-    "factory": {"rollout": "factory"},
-    "factory-fp32": {"rollout": "factory", "rollout_dtype": "float32"},
-    "factory-bf16train": {"rollout": "factory", "bf16": True},
-    "factory-nogc": {"rollout": "factory", "gradient_checkpointing": False},
-    "trl-nogc": {"rollout": "trl", "gradient_checkpointing": False},
-    "factory-bf16train-nogc": {"rollout": "factory", "gradient_checkpointing": False, "bf16": True},
+    "trl": {"rollout": "trl", "shared_prompt": False},  # TRL as it comes: its generate, gradient checkpointing
+    "factory": {},  # as shipped: factory rollout, shared prompt pass in the loss (gradient checkpointing off)
+    "factory-unshared": {"rollout": "factory", "shared_prompt": False},  # the previous default
+    "factory-fp32": {"rollout_dtype": "float32"},
+    "factory-bf16train": {"bf16": True},
+    "factory-nogc": {"shared_prompt": False, "gradient_checkpointing": False},
+    "trl-nogc": {"rollout": "trl", "shared_prompt": False, "gradient_checkpointing": False},
+    "trl-shared": {"rollout": "trl"},
     # one generation serves 4 optimizer steps (TRL's steps_per_generation): off-policy for 3 of them
-    "factory-bf16train-spg4": {"rollout": "factory", "bf16": True, "steps_per_generation": 4},
+    "factory-bf16train-spg4": {"bf16": True, "steps_per_generation": 4},
 }
 
 

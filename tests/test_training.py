@@ -35,6 +35,7 @@ def test_grpo_runs_saves_a_loadable_model_and_logs_finite_rewards(tmp_path, mode
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((out / "r1f_training.json").read_text())
     assert summary["steps"] == 2 and summary["rewards"] == {"accuracy": 1.0, "format": 0.5, "tag_count": 0.5}
+    assert summary["shared_prompt_batches"] >= 2  # the loss ran the shared prompt pass, not TRL's fallback
     logs = summary["final_logs"]
     for name in ("accuracy", "format", "tag_count"):
         assert math.isfinite(logs[f"rewards/{name}/mean"])
@@ -261,3 +262,50 @@ def test_the_factory_rollout_samples_groups_with_a_bf16_copy_refreshed_every_ste
     assert rollout.synced_step == 1  # refreshed at the second step, from the weights the first step made
     name = "model.layers.0.mlp.down_proj.weight"
     assert not torch.equal(shadow[name], before[name].to(torch.bfloat16))
+
+
+def test_the_shared_prompt_pass_gives_trls_log_probs_entropies_and_gradient(model_dir):
+    # Oracle: TRL's own fused LM head on the whole rows. Two prompts (one left-padded), two completions each
+    # (some right-padded), as TRL lays out a GRPO batch.
+    import torch
+    from transformers import AutoModelForCausalLM
+    from trl.trainer.utils import add_fused_lm_head
+
+    from training.shared_prompt import prompt_groups, shared_prompt_logps
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).train()
+    add_fused_lm_head(model, temperature=0.9, outputs=("log_probs", "entropy"))
+    prompts = [([0] * 3 + list(range(200, 230)), [0] * 3 + [1] * 30), (list(range(300, 333)), [1] * 33)]
+    completions = [
+        (list(range(400, 420)), [1] * 20),
+        (list(range(500, 515)) + [0] * 5, [1] * 15 + [0] * 5),
+        (list(range(600, 620)), [1] * 20),
+        (list(range(700, 712)) + [0] * 8, [1] * 12 + [0] * 8),
+    ]
+    ids = torch.tensor([prompts[i // 2][0] + c[0] for i, c in enumerate(completions)])
+    mask = torch.tensor([prompts[i // 2][1] + c[1] for i, c in enumerate(completions)])
+    assert prompt_groups(ids[:, :33], mask[:, :33]) == [[0, 1], [2, 3]]
+    labels = ids.masked_fill(mask == 0, -100)
+    labels[:, :-20] = -100
+    theirs = model(input_ids=ids, attention_mask=mask, labels=labels, fused_lm_head=True)
+    theirs.log_probs[:, -20:].sum().backward()
+    weight = model.model.layers[0].self_attn.q_proj.weight
+    their_grad = weight.grad.clone()
+    model.zero_grad()
+    logps, entropies = shared_prompt_logps(model, ids, mask, 20, 0.9, compute_entropy=True)
+    logps.sum().backward()
+    assert torch.allclose(logps, theirs.log_probs[:, -20:], atol=1e-4)
+    assert torch.allclose(entropies, theirs.entropy[:, -20:], atol=1e-4)
+    assert (logps[1, 15:] == 0).all() and (logps[1, :15] < 0).all()  # padding scores 0, as in TRL
+    assert (weight.grad - their_grad).norm() <= 1e-4 * their_grad.norm()
+
+
+def test_shared_prompt_refuses_gradient_checkpointing_in_one_line():
+    from r1f.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="shared_prompt needs gradient_checkpointing: false"):
+        GRPOTrainConfig.from_mapping({"gradient_checkpointing": True}).validate()
+    config = GRPOTrainConfig.from_mapping({"gradient_checkpointing": True, "shared_prompt": False})
+    config.validate()
+    assert config.trl_kwargs("out")["gradient_checkpointing"] is True
+    assert GRPOTrainConfig.from_mapping({}).trl_kwargs("out")["gradient_checkpointing"] is False

@@ -251,9 +251,29 @@ class GRPOTrainConfig(TrainConfig):
         "native and measured faster, as the engine's dtype auto), float32, bfloat16. A copy refreshed every step.",
     )
 
+    shared_prompt: bool = option(
+        True,
+        help="Score each GRPO group's prompt once in the loss (forward and backward) instead of once per completion; "
+        "the same loss and gradient as TRL's (bench/grpo_step.py). Needs gradient_checkpointing off, which it "
+        "then defaults to.",
+        fingerprint=False,
+    )
+
+    def trl_kwargs(self, default_dir: str) -> dict[str, Any]:
+        out = super().trl_kwargs(default_dir)
+        if self.shared_prompt:
+            out.setdefault("gradient_checkpointing", False)
+        return out
+
     def validate(self) -> None:
         from filters.registry import parse_rewards
         from generators.prompts import TEMPLATES
+
+        if self.shared_prompt and self.trl.get("gradient_checkpointing"):
+            raise ConfigError(
+                "shared_prompt needs gradient_checkpointing: false (a checkpointed layer cannot replay the shared "
+                "prompt's cache); set shared_prompt: false to checkpoint instead"
+            )
 
         if self.rollout_dtype not in ("auto", "float32", "bfloat16", "float16"):
             raise ConfigError(f"rollout_dtype {self.rollout_dtype!r}: choose auto, float32, bfloat16 or float16")

@@ -122,7 +122,12 @@ def run_grpo(config: GRPOTrainConfig, progress: Progress | None = None) -> dict[
         rollout = FactoryRollout(
             args.max_completion_length, args.temperature, args.top_p, args.seed, config.rollout_dtype
         )
-    trainer = GRPOTrainer(
+    trainer_class = GRPOTrainer
+    if config.shared_prompt:
+        from training.shared_prompt import shared_prompt_trainer
+
+        trainer_class = shared_prompt_trainer()
+    trainer = trainer_class(
         model=model,
         reward_funcs=funcs,
         args=args,
@@ -140,6 +145,7 @@ def run_grpo(config: GRPOTrainConfig, progress: Progress | None = None) -> dict[
         "rows": len(rows),
         "prompt_selection": selection,
         "rewards": {r.name: r.weight for r in rewards},
+        "shared_prompt_batches": getattr(trainer, "shared_batches", 0),
         "template": config.prompt_template,
         "steps": trainer.state.global_step,
         "resumed_from": checkpoint,
