@@ -66,13 +66,14 @@ class ProblemsConfig(Config):
         if self.n_problems is not None and self.n_problems < 1:
             raise ConfigError(f"--n-problems must be at least 1, got {self.n_problems}")
 
-    def load_problems(self, n: int | None = None) -> list[dict[str, Any]]:
-        """The problem rows (``n`` overrides ``n_problems``, e.g. when a step grows its set)."""
+    def load_problems(self, n: int | None = None, *, every: bool = False) -> list[dict[str, Any]]:
+        """The problem rows (``n`` overrides ``n_problems``, e.g. when a step grows its set; ``every``: all a
+        file or dataset holds, which is how far a step may grow)."""
         from generators.sources import load_problems
 
         return load_problems(
             self.problems,
-            n=n if n is not None else self.n_problems,
+            n=None if every else n if n is not None else self.n_problems,
             seed=self.problem_seed,
             languages=self.languages,
             families=self.families,

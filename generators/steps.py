@@ -246,7 +246,7 @@ class GeneratingStep(Step):
         drawn = len(self.problems())
         available = None
         if config.problems not in ("builtin",):  # type: ignore[attr-defined]
-            available = len(config.load_problems(n=None))  # type: ignore[attr-defined]
+            available = len(config.load_problems(every=True))  # type: ignore[attr-defined]
         size = config.next_size(drawn, kept, available, self._first or drawn)
         if size is None:
             return False

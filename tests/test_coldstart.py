@@ -10,8 +10,21 @@ from generators.examples import EXAMPLES
 from r1f.io import read_rows
 from tests.conftest import run_r1f
 
-# fp32: which rows a 135M model gets right is luck, and bf16 (dtype auto on CPUs where it is faster) deals other luck
+# fp32: which rows a 135M model gets right is luck, and bf16 (dtype auto on CPUs where it is faster) deals other luck.
+# So the sampled tests ask for one kept row and let the step grow its problem set (--target-rows) over 48 easy
+# money problems until it has one, as a user with a weak model would; it usually stops after the first round.
 SAMPLED = ["--n-problems", "8", "--n", "8", "--temperature", "0.8", "--max-new-tokens", "128", "--dtype", "float32"]
+GROW = ["--target-rows", "1", "--max-problems", "48"]
+
+
+@pytest.fixture(scope="module")
+def money_problems(tmp_path_factory) -> str:
+    """48 easy money problems (the family the embedded model gets right most often)."""
+    path = tmp_path_factory.mktemp("money") / "money.jsonl"
+    args = ["--n", "48", "--languages", "en", "--families", "money", "--difficulties", "1"]
+    result = run_r1f("problems", "--out", str(path), *args)
+    assert result.returncode == 0, result.stderr
+    return str(path)
 
 
 def _check_kept(out, fmt, *, require_format):
@@ -37,11 +50,10 @@ def _check_kept(out, fmt, *, require_format):
     return manifest
 
 
-def test_few_shot(tmp_path, easy_problems, fmt="think"):
+def test_few_shot(tmp_path, money_problems, fmt="think"):
     out = tmp_path / "cs"
-    result = run_r1f(
-        "cold-start", "--method", "few-shot", "--format", fmt, "--problems", easy_problems, *SAMPLED, "--out", str(out)
-    )
+    args = ["--method", "few-shot", "--format", fmt, "--problems", money_problems, *SAMPLED, *GROW]
+    result = run_r1f("cold-start", *args, "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert "samples drawn" in result.stdout and "dropped: " in result.stdout
     manifest = _check_kept(out, fmt, require_format=True)
@@ -49,7 +61,8 @@ def test_few_shot(tmp_path, easy_problems, fmt="think"):
     assert (out / "plots" / "reward_accuracy.png").is_file()
 
 
-def test_direct(tmp_path, easy_problems):
+@pytest.mark.slow  # direct prompting rarely ends on a stated answer: it grows to ~32 problems (~3.5 min) here
+def test_direct(tmp_path, money_problems):
     out = tmp_path / "direct"
     result = run_r1f(
         "cold-start",
@@ -58,7 +71,7 @@ def test_direct(tmp_path, easy_problems):
         "--format",
         "think",
         "--problems",
-        easy_problems,
+        money_problems,
         "--n-problems",
         "8",
         "--n",
@@ -69,6 +82,7 @@ def test_direct(tmp_path, easy_problems):
         "160",
         "--dtype",
         "float32",
+        *GROW,
         "--out",
         str(out),
     )

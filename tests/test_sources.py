@@ -68,3 +68,23 @@ def test_worked_solutions_are_parsed_into_gold_answers(tmp_path):
     assert load_problems(str(boxed), solution_format="boxed")[0]["solution"] == r"\frac{1}{2}"
     with pytest.raises(DataError, match=r"gsm\.jsonl: row 1: no .*boxed.* answer"):
         load_problems(str(gsm), problem_column="question", solution_column="answer", solution_format="boxed")
+
+
+def test_a_step_grows_over_every_problem_a_file_holds_not_just_the_first_round(tmp_path):
+    # Before: growth counted the file's problems with n_problems, so --target-rows never grew past the first round.
+    from generators.coldstart import ColdStartConfig
+    from generators.steps import ColdStartStep
+    from r1f.step import StepContext
+
+    path = tmp_path / "p.jsonl"
+    rows = [{"problem": f"What is {i} + 1?", "solution": str(i + 1)} for i in range(48)]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    config = ColdStartConfig.from_mapping(
+        {"problems": str(path), "n_problems": 8, "target_rows": 1, "max_problems": 48, "out": str(tmp_path / "o")}
+    )
+    step = ColdStartStep(config)
+    assert len(step.problems()) == 8 and len(config.load_problems(every=True)) == 48
+    assert step.grow(0, StepContext())  # nothing kept from 8: grow, 4x
+    assert len(step.problems()) == 32
+    assert step.grow(0, StepContext()) and len(step.problems()) == 48  # then to the whole file, no further
+    assert not step.grow(0, StepContext())
