@@ -309,3 +309,20 @@ def test_shared_prompt_refuses_gradient_checkpointing_in_one_line():
     config.validate()
     assert config.trl_kwargs("out")["gradient_checkpointing"] is True
     assert GRPOTrainConfig.from_mapping({}).trl_kwargs("out")["gradient_checkpointing"] is False
+
+
+def test_every_shipped_grpo_recipe_loads_and_passes_the_rollout_checks():
+    # r1-zero-qwen asked for vLLM while the factory rollout became the default: it failed to start
+    from pathlib import Path
+
+    from training.config import load_recipe
+    from training.rollout import check_rollout_args
+
+    recipes = sorted((Path(__file__).resolve().parents[1] / "training" / "recipes").glob("*.yaml"))
+    grpo = [p for p in recipes if "num_generations" in load_recipe(str(p))]
+    assert len(grpo) >= 3
+    for path in grpo:
+        config = GRPOTrainConfig.from_mapping({"recipe": str(path)})
+        config.validate()
+        if config.rollout == "factory":
+            check_rollout_args(config.trl_kwargs("out"))
