@@ -63,11 +63,14 @@ def shared_prompt_logps(
     import torch
     from transformers import DynamicCache
 
+    from generators.engines.transformers_engine import cache_kwarg
+
     split = input_ids.shape[1] - logits_to_keep
     prompt, prompt_mask = input_ids[:, :split], attention_mask[:, :split]
     completion, completion_mask = input_ids[:, split:], attention_mask[:, split:]
     backbone = getattr(model, model.base_model_prefix)
     head = model.get_output_embeddings()
+    cache_kw = cache_kwarg(backbone)
     logps: list[Any] = [None] * input_ids.shape[0]
     entropies: list[Any] = [None] * input_ids.shape[0]
     for rows in prompt_groups(prompt, prompt_mask):
@@ -78,7 +81,7 @@ def shared_prompt_logps(
             last = backbone(
                 input_ids=prompt[first : first + 1],
                 attention_mask=prompt_mask[first : first + 1],
-                cache=cache,
+                **{cache_kw: cache},
                 use_cache=True,
             ).last_hidden_state[:, -1:]
             if len(rows) > 1:
@@ -86,7 +89,7 @@ def shared_prompt_logps(
             hidden = backbone(
                 input_ids=completion[index],
                 attention_mask=torch.cat([prompt_mask[index], completion_mask[index]], dim=1),
-                cache=cache,
+                **{cache_kw: cache},
                 use_cache=True,
             ).last_hidden_state
             # the prompt's last position predicts the first completion token, each completion position the next

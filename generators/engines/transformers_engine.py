@@ -33,12 +33,18 @@ PREFILL_TOKENS = 8192
 DECODE_VERSION = 2
 
 
+def cache_kwarg(module: Any) -> str:
+    """The keyword a model's forward takes its KV cache by: transformers >= 5.24 names it ``cache`` (and warns on
+    the old name); earlier 5.x takes ``past_key_values`` and would silently ignore ``cache``."""
+    return "cache" if "cache" in inspect.signature(module.forward).parameters else "past_key_values"
+
+
 class _Batch:
     """What every slot layer needs for one decode step: how many rows run and each row's cached length."""
 
-    def __init__(self) -> None:
-        self.rows: Any = None  # arange(active rows)
-        self.lengths: Any = None  # tokens already cached per row (where this step's token is written)
+    def __init__(self, index: Any) -> None:
+        self.index = index  # arange(slots): row i of the batch is slot i
+        self.lengths: Any = None  # tokens already cached per live row (where this step's token is written)
         self.width = 0  # attention width: the longest row plus this step's token
 
 
@@ -79,9 +85,9 @@ def _slot_layer_class() -> type:
 
         def update(self, key_states: Any, value_states: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
             b = self.batch
-            self._k[b.rows, :, b.lengths] = key_states[:, :, 0]
-            self._v[b.rows, :, b.lengths] = value_states[:, :, 0]
-            n = b.rows.shape[0]
+            n = b.lengths.shape[0]
+            self._k[b.index[:n], :, b.lengths] = key_states[:, :, 0]
+            self._v[b.index[:n], :, b.lengths] = value_states[:, :, 0]
             return self._k[:n, :, : b.width], self._v[:n, :, : b.width]
 
     return SlotLayer
@@ -166,8 +172,7 @@ class TransformersEngine(Engine):
             self._tokenizer = tokenizer
             if tokenizer.pad_token_id is None:
                 tokenizer.pad_token = tokenizer.eos_token
-        # transformers >= 5.24 names the KV cache argument `cache` (and warns on the old name)
-        self._cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+        self._cache_kw = cache_kwarg(model)
         eos = model.generation_config.eos_token_id
         eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
         eos_ids.add(self.tokenizer.eos_token_id)
@@ -283,10 +288,9 @@ class TransformersEngine(Engine):
                 groups.append([seq])
         return groups
 
-    def _slots(self, prompts: list[list[int]], params: SamplingParams) -> int:
+    def _slots(self, sequences: int, capacity: int) -> int:
         """How many sequences decode at once: ``max_active``, within the KV budget for this chunk's longest."""
-        capacity = max(len(p) for p in prompts) + params.max_new_tokens
-        return max(1, min(self.max_active, len(prompts), self.max_batch_tokens // capacity))
+        return max(1, min(self.max_active, sequences, self.max_batch_tokens // capacity))
 
     def _new_cache(self, layers: list[tuple[Any, Any]], slots: int, capacity: int, batch: _Batch) -> Any:
         """A cache of ``slots`` x ``capacity`` per layer, shaped like the prompt pass's ``layers``.
@@ -337,9 +341,9 @@ class TransformersEngine(Engine):
     ) -> list[tuple[list[int], str]]:
         import torch
 
-        slots = self._slots(prompts, params)
         capacity = max(len(p) for p in prompts) + params.max_new_tokens
-        batch = _Batch()
+        slots = self._slots(len(prompts), capacity)
+        batch = _Batch(torch.arange(slots, device=self.device))
         cache: Any = None
         lengths = torch.zeros(slots, dtype=torch.long, device=self.device)
         positions = torch.arange(capacity, device=self.device)
@@ -410,7 +414,7 @@ class TransformersEngine(Engine):
                     logits = None
                     continue
             live = lengths[: len(rows)]
-            batch.rows, batch.lengths = torch.arange(len(rows), device=self.device), live
+            batch.lengths = live
             batch.width = int(live.max()) + 1
             # a ready 4-D additive mask: transformers uses it as is, SDPA then runs GQA on packed heads, and an
             # additive mask is faster than a boolean one in SDPA's CPU kernel (about 1.4x at 128 rows)
