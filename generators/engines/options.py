@@ -45,9 +45,16 @@ class TransformersOptions(EngineOptions):
     )
     device: str = option("auto", help="auto, cpu or cuda.")
     threads: int | None = option(None, help="Torch intra-op threads (default: every core this process may use).")
+    decode_attention: str = option(
+        "auto",
+        help="Decode-step attention on CPU: auto (the factory's C kernel where a C compiler builds it, about 3x "
+        "torch SDPA on the slot cache; else SDPA) or sdpa.",
+    )
 
     def validate(self) -> None:
         super().validate()
+        if self.decode_attention not in ("auto", "sdpa"):
+            raise ConfigError(f"decode_attention must be auto or sdpa, got {self.decode_attention!r}")
         if self.max_active < 1 or self.max_batch_tokens < 1:
             raise ConfigError(
                 f"max_active and max_batch_tokens must be >= 1, got {self.max_active} and {self.max_batch_tokens}"

@@ -13,11 +13,13 @@ exact.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 from collections.abc import Sequence
 from typing import Any
 
+from generators.engines import decode_attention
 from generators.engines.base import PROMPT_TOO_LONG, Completion, Engine, SamplingParams
 from generators.engines.cpu import auto_cpu_dtype, cpu_threads
 from generators.engines.options import TransformersOptions, engine_options
@@ -30,7 +32,7 @@ PREFILL_SPREAD = 1.15
 #: and of at most this many (padded) tokens per forward pass, which bounds the prompt pass's activations
 PREFILL_TOKENS = 8192
 #: bumped when the decode arithmetic changes (row ids must not mix rows of two versions in one resumed run)
-DECODE_VERSION = 2
+DECODE_VERSION = 3
 
 
 def cache_kwarg(module: Any) -> str:
@@ -131,6 +133,7 @@ class TransformersEngine(Engine):
         self._tokenizer: Any = None
         self._model: Any = None
         self._slot_layer: type | None = None
+        self._kernel: bool | None = None  # decode steps through generators/engines/decode_attention.c
 
     @property
     def tokenizer(self) -> Any:
@@ -166,6 +169,7 @@ class TransformersEngine(Engine):
 
         self._model = model
         self.device = next(model.parameters()).device
+        self._kernel = None  # decided again for this model
         if self.device.type == "cpu" and self.threads:
             torch.set_num_threads(self.threads)
         if tokenizer is not None:
@@ -187,7 +191,26 @@ class TransformersEngine(Engine):
             "dtype": self.dtype_name,
             "batching": [self.batch_size, self.max_active, self.max_batch_tokens],
             "decode": DECODE_VERSION,
+            "attention": "kernel" if self.decode_kernel() else "sdpa",
         }
+
+    def decode_kernel(self) -> bool:
+        """Whether decode steps run the C attention kernel: ``decode_attention: auto`` on a CPU model whose
+        shapes it takes, where it compiles. Known before the weights load (identity needs it); the model's
+        config and the dtype decide."""
+        if self._kernel is None:
+            import torch
+            from transformers import AutoConfig
+
+            if self._model is not None:
+                config, dtype, device = self._model.config, next(self._model.parameters()).dtype, self.device
+            else:
+                config, dtype = AutoConfig.from_pretrained(self.resolved.path), getattr(torch, self.dtype_name)
+                device = (
+                    self.device_name if self.device_name != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+                )
+            self._kernel = self.options.decode_attention == "auto" and decode_attention.supports(config, dtype, device)
+        return self._kernel
 
     def encode(self, prompt: Messages) -> list[int]:
         """Token ids of a chat prompt; a trailing assistant message is continued, not closed."""
@@ -353,6 +376,7 @@ class TransformersEngine(Engine):
         produced: dict[int, list[int]] = {}
         logits: Any = None
         dtype = next(self.model.parameters()).dtype
+        kernel = self.decode_kernel()
         while waiting or rows:
             free = slots - len(rows)
             # Join waiting prompts when a quarter of the slots is free, or the batch is empty.
@@ -421,13 +445,15 @@ class TransformersEngine(Engine):
             hidden = positions[None, : batch.width] > live[:, None]
             mask = torch.zeros(hidden.shape, dtype=dtype, device=self.device).masked_fill_(hidden, float("-inf"))
             mask = mask[:, None, None, :]
-            out = self.model(
-                input_ids=tokens[:, None],
-                attention_mask=mask,
-                position_ids=live[:, None].clone(),
-                use_cache=True,
-                **{self._cache_kw: cache},
-            )
+            with decode_attention.dispatching(self.model) if kernel else contextlib.nullcontext():
+                out = self.model(
+                    input_ids=tokens[:, None],
+                    attention_mask=mask,
+                    position_ids=live[:, None].clone(),
+                    use_cache=True,
+                    **{self._cache_kw: cache},
+                    **({"r1f_lengths": live} if kernel else {}),
+                )
             live += 1
             logits = out.logits[:, -1, :].float()
         return results  # type: ignore[return-value]

@@ -1,0 +1,183 @@
+"""Decode-step attention over the engine's KV slots, in C, for CPUs.
+
+With the slot cache in place, a decode step at 128 rows still spent about 30 % of its time in
+attention: torch's CPU SDPA kernel reads every row up to the batch's longest and, on a GQA group of
+three query heads, streams the bf16 cache at ~6 GB/s where this class of machine does 22-33 GB/s
+(bench/RESULTS.md). ``decode_attention.c`` reads each row only up to its own length and lets the
+query heads of a group share every key and value it loads: 3x SDPA's speed on the engine's shapes.
+
+The source is compiled on first use with the machine's C compiler, for this CPU (``-march=native``),
+into the cache directory under a name that hashes the source, the compiler and the CPU, so a shared
+home on another machine compiles its own. Where no compiler works the engine keeps SDPA and says
+so once; ``decode_attention: sdpa`` asks for SDPA outright. The two differ in float rounding, so
+the engine's identity names which one ran (rows of the two never mix in one resumed run).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+SOURCE = Path(__file__).with_suffix(".c")
+#: -fassociative-math lets the compiler vectorise the dot products' sums; no -ffast-math: softmax needs infinities
+FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fassociative-math", "-fno-signed-zeros", "-fno-trapping-math"]
+#: the name the engine registers the attention function under in transformers' AttentionInterface
+NAME = "r1f_slots"
+#: what the C side takes (query heads per KV head, head dim)
+MAX_GROUP, MAX_DIM = 16, 256
+
+_library: Any = None  # None: not tried yet; False: tried and unavailable
+
+
+def _compiler() -> str | None:
+    return os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+
+
+def _build(compiler: str) -> Path:
+    from generators.engines.cpu import _cpuinfo
+    from generators.models import cache_dir
+
+    version = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=30).stdout
+    name, flags = _cpuinfo()
+    key = hashlib.sha256(
+        "\0".join([SOURCE.read_text(), compiler, version, name, " ".join(sorted(flags)), *FLAGS]).encode()
+    ).hexdigest()[:16]
+    target = cache_dir() / "kernels" / f"decode-attention-{key}.so"
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # compile beside the target and rename: two processes compiling at once each write their own file
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".build-", suffix=".so")
+    os.close(fd)
+    try:
+        done = subprocess.run(
+            [compiler, *FLAGS, "-shared", "-fPIC", "-o", tmp, str(SOURCE), "-lpthread", "-lm"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if done.returncode != 0:
+            raise OSError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"rc {done.returncode}")
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+def library() -> Any:
+    """The compiled kernel, or None where this machine cannot build it (reported once)."""
+    global _library
+    if _library is None:
+        compiler = _compiler()
+        try:
+            if compiler is None:
+                raise OSError("no C compiler (cc, gcc or clang) on PATH")
+            lib = ctypes.CDLL(str(_build(compiler)))
+            lib.r1f_decode_attention.restype = ctypes.c_int
+            _library = lib
+        except (OSError, subprocess.SubprocessError) as err:
+            log.warning("decode attention kernel unavailable (%s); the transformers engine uses torch SDPA", err)
+            _library = False
+    return _library or None
+
+
+def supports(config: Any, dtype: Any, device: Any) -> bool:
+    """Whether the kernel takes this model's decode steps (and compiles here)."""
+    import torch
+
+    heads = int(config.num_attention_heads)
+    kv_heads = int(getattr(config, "num_key_value_heads", None) or heads)
+    head_dim = int(getattr(config, "head_dim", None) or config.hidden_size // heads)
+    return (
+        torch.device(device).type == "cpu"
+        and dtype in (torch.float32, torch.bfloat16)
+        and heads % kv_heads == 0
+        and heads // kv_heads <= MAX_GROUP
+        and head_dim <= MAX_DIM
+        and library() is not None
+    )
+
+
+def attend(query: Any, key: Any, value: Any, lengths: Any, scaling: float) -> Any:
+    """Attention of one new token per row: ``query [rows, heads, 1, dim]`` over ``key``/``value``
+    ``[rows, kv heads, >= max(lengths) + 1, dim]`` (last dim contiguous), row ``b`` seeing positions
+    ``[0, lengths[b]]``. Returns ``[rows, 1, heads, dim]``, the layout transformers' attention returns."""
+    import torch
+
+    rows, heads, _, dim = query.shape
+    out = torch.empty((rows, 1, heads, dim), dtype=query.dtype, device=query.device)
+    lengths = lengths.to(torch.int64).contiguous()
+    strides = (ctypes.c_int64 * 10)(
+        query.stride(0), query.stride(1), key.stride(0), key.stride(1), key.stride(2),
+        value.stride(0), value.stride(1), value.stride(2), out.stride(0), out.stride(2),
+    )  # fmt: skip
+    pointer = ctypes.c_void_p
+    rc = library().r1f_decode_attention(
+        pointer(query.data_ptr()), pointer(key.data_ptr()), pointer(value.data_ptr()),
+        pointer(lengths.data_ptr()), pointer(out.data_ptr()),
+        rows, heads, key.shape[1], dim, int(query.dtype == torch.bfloat16), strides,
+        ctypes.c_float(scaling), torch.get_num_threads(),
+    )  # fmt: skip
+    if rc == -2:
+        raise MemoryError("decode attention: out of memory for the score buffers")
+    if rc != 0:
+        raise ValueError(f"decode attention: shape not taken (heads {heads}, kv heads {key.shape[1]}, dim {dim})")
+    return out
+
+
+def attention_function(
+    module: Any,
+    query: Any,
+    key: Any,
+    value: Any,
+    attention_mask: Any,
+    scaling: float | None = None,
+    dropout: float = 0.0,
+    r1f_lengths: Any = None,
+    **kwargs: Any,
+) -> tuple[Any, None]:
+    """transformers' attention-function signature; the engine passes each row's cached length as
+    ``r1f_lengths`` on decode steps (anything else goes to SDPA, which the mask then serves)."""
+    if r1f_lengths is None or query.shape[2] != 1 or key.stride(-1) != 1 or value.stride(-1) != 1:
+        from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout, scaling, **kwargs)
+    scale = scaling if scaling is not None else query.shape[-1] ** -0.5
+    return attend(query.contiguous(), key, value, r1f_lengths, scale), None
+
+
+def register() -> None:
+    """Make ``NAME`` an attention implementation transformers can dispatch to (idempotent)."""
+    from transformers import AttentionInterface
+    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
+
+    AttentionInterface.register(NAME, attention_function)
+    ALL_MASK_ATTENTION_FUNCTIONS.register(NAME, sdpa_mask)
+
+
+@contextlib.contextmanager
+def dispatching(model: Any) -> Iterator[None]:
+    """Route ``model``'s attention through :func:`attention_function` for the forward passes inside.
+
+    Only around the engine's decode steps, and put back after: a GRPO policy the engine generates with
+    trains with its own implementation, and a saved config never names ours."""
+    register()
+    config = model.config
+    before = config._attn_implementation
+    config._attn_implementation = NAME
+    try:
+        yield
+    finally:
+        config._attn_implementation = before
