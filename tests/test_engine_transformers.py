@@ -110,3 +110,28 @@ def test_dtype_auto_is_measured_once_per_cpu_and_read_back_without_torch(tmp_pat
     assert verdict["dtype"] == dtype and verdict["threads"] == 2 and 0 < verdict["bf16_over_fp32_time"] < 10
     again = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert again.stdout.split() == [dtype, native, "False"]  # read back: torch never imported
+
+
+def test_sampling_draws_from_the_temperature_and_top_p_distribution(engine):
+    # 300 tokens: row 0 peaked (its nucleus lies among the first candidates), row 1 flat (its nucleus is wider
+    # than the candidates, so that row is sorted whole); frequencies over 40 000 draws each match the distribution
+    from generators.engines.transformers_engine import NUCLEUS_CANDIDATES
+
+    vocab, draws = NUCLEUS_CANDIDATES + 44, 40_000
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, vocab, generator=gen)
+    logits[0, :5] += torch.tensor([9.0, 8.0, 7.5, 7.0, 6.0])
+    logits[1] *= 0.1
+    assert torch.softmax(logits[1] / 0.7, -1).topk(NUCLEUS_CANDIDATES).values.sum() < 0.9
+    for top_p in (1.0, 0.9):
+        params = SamplingParams(temperature=0.7, top_p=top_p)
+        picked = engine._pick(logits.repeat(draws, 1), params, gen).view(draws, 2)
+        for row in range(2):
+            probs = torch.softmax(logits[row].double() / 0.7, -1)
+            ordered, order = probs.sort(descending=True)
+            keep = (ordered.cumsum(-1) - ordered) <= top_p
+            expected = torch.zeros(vocab, dtype=torch.float64)
+            expected[order[keep]] = ordered[keep] / ordered[keep].sum()
+            seen = torch.bincount(picked[:, row], minlength=vocab).double() / draws
+            assert seen[expected == 0].sum() == 0  # nothing outside the nucleus
+            assert ((seen - expected).abs() <= 5 * (expected * (1 - expected) / draws).sqrt() + 1e-4).all()
