@@ -233,8 +233,10 @@ def test_the_factory_rollout_samples_groups_with_a_bf16_copy_refreshed_every_ste
         bf16=False,
         max_steps=2,
         learning_rate=1e-3,
-        num_generations=2,
-        per_device_train_batch_size=2,
+        # four per group: two samples of one prompt can be the same text, and then their opposite advantages
+        # cancel and the step changes nothing
+        num_generations=4,
+        per_device_train_batch_size=4,
         max_completion_length=12,
         save_strategy="no",
         report_to=[],
@@ -256,7 +258,7 @@ def test_the_factory_rollout_samples_groups_with_a_bf16_copy_refreshed_every_ste
     )
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     trainer.train()
-    assert trainer.state.global_step == 2 and len(lengths) == 4 and all(1 <= n <= 12 for n in lengths)
+    assert trainer.state.global_step == 2 and len(lengths) == 8 and all(1 <= n <= 12 for n in lengths)
     shadow = rollout.shadow.state_dict()
     assert all(t.dtype == torch.bfloat16 for t in shadow.values())
     assert rollout.synced_step == 1  # refreshed at the second step, from the weights the first step made
