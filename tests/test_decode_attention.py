@@ -108,3 +108,10 @@ def test_without_a_working_compiler_the_engine_uses_sdpa_and_says_so(model_dir):
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1])["attention"] == "sdpa"
     assert "decode attention kernel unavailable" in done.stderr and "torch SDPA" in done.stderr
+
+
+def test_lengths_past_the_cached_width_are_refused_before_the_c_side_reads():
+    query, keys, values, lengths = _slots(3, 9, 3, 64, torch.float32)
+    lengths[1] = keys.shape[2]  # one past the last cached position
+    with pytest.raises(ValueError, match="do not fit together"):
+        decode_attention.attend(query, keys, values, lengths, 0.125)

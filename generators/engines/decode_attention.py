@@ -117,8 +117,21 @@ def attend(query: Any, key: Any, value: Any, lengths: Any, scaling: float) -> An
     import torch
 
     rows, heads, _, dim = query.shape
-    out = torch.empty((rows, 1, heads, dim), dtype=query.dtype, device=query.device)
     lengths = lengths.to(torch.int64).contiguous()
+    # the C side trusts these: a length past the keys' width would read out of bounds
+    if not (
+        key.dtype == value.dtype == query.dtype
+        and key.shape[:2] == value.shape[:2] == (rows, key.shape[1])
+        and key.shape[3] == value.shape[3] == dim
+        and key.stride(3) == value.stride(3) == query.stride(3) == 1
+        and lengths.shape == (rows,)
+        and (rows == 0 or (0 <= int(lengths.min()) and int(lengths.max()) < min(key.shape[2], value.shape[2])))
+    ):
+        raise ValueError(
+            f"decode attention: query {tuple(query.shape)}, keys {tuple(key.shape)}, values {tuple(value.shape)} "
+            f"and lengths {tuple(lengths.shape)} do not fit together"
+        )
+    out = torch.empty((rows, 1, heads, dim), dtype=query.dtype, device=query.device)
     strides = (ctypes.c_int64 * 10)(
         query.stride(0), query.stride(1), key.stride(0), key.stride(1), key.stride(2),
         value.stride(0), value.stride(1), value.stride(2), out.stride(0), out.stride(2),
