@@ -128,7 +128,7 @@ def main() -> None:
     parser.add_argument("--problems", type=int, default=96)
     parser.add_argument("--k", type=int, default=4)
     parser.add_argument("--steps", type=int, default=40, help="SFT steps of every arm")
-    parser.add_argument("--grpo-steps", type=int, default=10)
+    parser.add_argument("--grpo-steps", type=int, default=40)
     parser.add_argument("--max-new-tokens", type=int, default=192)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
