@@ -177,15 +177,20 @@ class TransformersEngine(Engine):
             from transformers.utils import logging as hf_logging
 
             hf_logging.disable_progress_bar()  # our own progress bar reports generation
-            device = self.device_name
-            if device == "auto":
-                device = "cuda" if torch.cuda.is_available() else "cpu"
-            self.device = torch.device(device)
+            self.device = torch.device(self._device_name())
             if self.device.type == "cpu":
                 torch.set_num_threads(self.threads or cpu_threads())
             model = AutoModelForCausalLM.from_pretrained(self.resolved.path, dtype=getattr(torch, self.dtype_name))
             self.adopt(model.to(self.device).eval())
         return self._model
+
+    def _device_name(self) -> str:
+        """The device the model loads on: ``device: auto`` is cuda where torch sees one, else cpu."""
+        import torch
+
+        if self.device_name != "auto":
+            return self.device_name
+        return "cuda" if torch.cuda.is_available() else "cpu"
 
     def adopt(self, model: Any, tokenizer: Any = None) -> None:
         """Generate with a model already in memory (GRPO's policy between its updates) instead of loading one."""
@@ -230,9 +235,7 @@ class TransformersEngine(Engine):
                 config, dtype, device = self._model.config, next(self._model.parameters()).dtype, self.device
             else:
                 config, dtype = AutoConfig.from_pretrained(self.resolved.path), getattr(torch, self.dtype_name)
-                device = (
-                    self.device_name if self.device_name != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-                )
+                device = self._device_name()
             self._kernel = self.options.decode_attention == "auto" and decode_attention.supports(config, dtype, device)
         return self._kernel
 
