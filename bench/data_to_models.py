@@ -3,21 +3,27 @@
 Everything runs through the real ``r1f`` commands, each resumable in a work directory (a killed bench
 continues where it stopped):
 
-1. ``r1f sample`` with the base model (SmolLM2-135M) on built-in problems: k samples per problem, verified.
-2. Three SFT datasets of the **same size** N from those samples, N = what the factory keeps:
+1. Cold start: ``r1f cold-start --method worked`` (the built-in generator's own steps, verified), then
+   ``r1f train sft`` from the base (SmolLM2-135M): the cold-start model, the factory's strongest sampler here.
+2. ``r1f sample`` with the cold-start model on other built-in training problems: k samples per problem, verified.
+3. Three SFT datasets of the **same size** N from those samples, N = what the factory keeps:
    (a) factory: the rows ``r1f sample`` kept (correct, R1 rules, language-consistent), then ``r1f curate``
        (dedup, decontamination); (b) raw: N samples drawn at random, unverified; (c) correct-only: N correct
-       samples with no other filter.
-3. ``r1f train sft`` on each, same base, same steps; (d) is the base model itself.
+       samples with no other filter. ``r1f train sft`` on each from the same model, the cold-start one, with the
+       same steps (R1's stage-2 SFT on rejection-sampled data; the tiny-r1 recipe also continues rather than
+       restarting from the base, having tens of rows where the paper had 800k); (d) the cold-start model itself,
+       and the base.
 4. ``r1f eval`` of every model on the whole 200-problem held-out split (greedy pass@1, format, language,
    truncation; 95% Wilson intervals), and an exact McNemar test per pair of models on the same problems.
-5. R1-Zero: ``r1f train grpo`` from the base, format and pass@1 before/after (r1-zero-fewshot prompt).
-6. Distillation: the factory arm's model teaches the base (``r1f distill``), the student is trained and
-   evaluated against its own base.
+5. Distillation: the cold-start model teaches the base (``r1f distill``); the student is trained and evaluated
+   against its own base under the student's prompt (no system turn).
+6. R1-Zero: ``r1f train grpo`` from the base, format and pass@1 before/after (r1-zero-fewshot prompt).
+7. With ``--refiners``: cold start from R1-Zero's outputs, the rule refiner vs the LLM refiner (rows kept, then
+   SFT on each and pass@1).
 
 Prints a markdown section (and writes it into bench/RESULTS.md unless --no-write) with each stage's cost.
 
-    .venv/bin/python bench/data_to_models.py [--work DIR] [--problems 96] [--k 4] [--steps 40]
+    .venv/bin/python bench/data_to_models.py [--work DIR] [--problems 96] [--k 4] [--steps 40] [--refiners]
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
 FAMILIES = "money,percent,distance,rate,arithmetic"
 FORMAT = "think"
-#: which built-in problems every generating stage draws (easy English ones: the 135M model solves a few)
+#: which built-in problems R1-Zero's samples for the refiner arms draw (easy English ones: it solves a few)
 PROBLEMS = ["--languages", "en", "--families", FAMILIES, "--difficulties", "1"]
 costs: dict[str, float] = {}
 
@@ -122,14 +128,61 @@ def fmt(result: dict[str, Any], metric: str) -> str:
     return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f"{value:.3f}"
 
 
+def sft(
+    label: str, out: Path, dataset: Path, steps: int, recipe: str = "sft-rejection-smollm2", model: str = "smollm2-135m"
+) -> str:
+    """SFT with the bench's rate (the recipes' 1e-5 is sized for more steps than the bench has)."""
+    r1f(
+        f"sft {label}",
+        "train",
+        "sft",
+        "--recipe",
+        recipe,
+        "--set",
+        f"model={model}",
+        "--set",
+        f"dataset={dataset}",
+        "--set",
+        f"max_steps={steps}",
+        "--set",
+        "learning_rate=1e-4",
+        "--set",
+        "save_strategy=no",
+        "--output-dir",
+        str(out),
+        done=out / "r1f_training.json",
+    )
+    return str(out)
+
+
+def breakdown(result: dict[str, Any]) -> dict[str, str]:
+    """Greedy pass@1 per language and per difficulty on the held-out split (where a model's accuracy comes from)."""
+    from generators.problems import heldout_problems
+
+    meta = {p["id"]: p for p in heldout_problems()}
+    correct = result.get("greedy_correct", {})
+    parts: dict[str, str] = {}
+    for key in ("lang", "difficulty"):
+        groups: dict[Any, list[float]] = {}
+        for pid, ok in correct.items():
+            if pid in meta:
+                groups.setdefault(meta[pid][key], []).append(ok)
+        parts[key] = ", ".join(f"{g} {sum(v) / len(v):.2f}" for g, v in sorted(groups.items(), key=lambda x: str(x[0])))
+    return parts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", default=str(ROOT / "datasets_out" / "bench-data-to-models"))
-    parser.add_argument("--problems", type=int, default=96)
+    parser.add_argument("--worked", type=int, default=1200, help="worked-solution cold-start rows")
+    parser.add_argument("--cold-start-steps", type=int, default=150)
+    parser.add_argument("--problems", type=int, default=96, help="problems rejection-sampled by the cold-start model")
     parser.add_argument("--k", type=int, default=4)
-    parser.add_argument("--steps", type=int, default=40, help="SFT steps of every arm")
+    parser.add_argument("--steps", type=int, default=40, help="SFT steps of every data arm")
+    parser.add_argument("--student-steps", type=int, default=100, help="SFT steps of the distilled student")
     parser.add_argument("--grpo-steps", type=int, default=40)
-    parser.add_argument("--max-new-tokens", type=int, default=192)
+    parser.add_argument("--max-new-tokens", type=int, default=160)
+    parser.add_argument("--refiners", action="store_true", help="also compare the rule and LLM refiners (~25 min)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     work = Path(args.work)
@@ -141,13 +194,42 @@ def main() -> None:
     load_before = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     started = time.time()
     tokens = str(args.max_new_tokens)
+    from r1f.io import read_rows
 
-    # 1. samples, then the factory's own curation of what it kept
-    sampled = ["--problems", "builtin", "--n-problems", str(args.problems), "--k", str(args.k), *PROBLEMS]
-    sampled += ["--format", FORMAT]
+    # 1. cold start: worked solutions, SFT from the base
     r1f(
-        "sample (base, verified)",
+        "cold-start worked",
+        "cold-start",
+        "--method",
+        "worked",
+        "--n-problems",
+        str(args.worked),
+        "--format",
+        FORMAT,
+        "--out",
+        str(work / "cold_start_worked"),
+        done=work / "cold_start_worked" / "manifest.json",
+    )
+    models = {"base": "smollm2-135m"}
+    models["cold_start"] = sft(
+        "cold start (worked)",
+        work / "models" / "cold_start",
+        work / "cold_start_worked",
+        args.cold_start_steps,
+        recipe="sft-cold-start-smollm2",
+    )
+
+    # 2. rejection sampling with the cold-start model on other training problems, then the factory's curation
+    sampled = ["--problems", "builtin", "--n-problems", str(args.problems), "--problem-seed", "1", "--k", str(args.k)]
+    r1f(
+        "sample (cold-start model, verified)",
         "sample",
+        "--model",
+        models["cold_start"],
+        "--template",
+        "sft-think",
+        "--format",
+        FORMAT,
         *sampled,
         "--max-new-tokens",
         tokens,
@@ -165,13 +247,11 @@ def main() -> None:
         "completion",
         done=work / "factory" / "manifest.json",
     )
-    from r1f.io import read_rows
-
     factory = read_rows(work / "factory", allow_empty=True)
     samples = read_rows(work / "rs", allow_empty=True) + read_rows(work / "rs", split="rejected", allow_empty=True)
     n = len(factory)
     if n == 0:
-        raise SystemExit("the factory kept no row: raise --problems or --k")
+        raise SystemExit("the factory kept no row: raise --problems, --k or --cold-start-steps")
     rng = random.Random(0)
     correct = [s for s in samples if s.get("reward_accuracy") == 1.0]
     arms = {
@@ -181,40 +261,48 @@ def main() -> None:
     }
     for name, rows in arms.items():
         write_jsonl(work / f"{name}.jsonl", rows if name == "factory" else sft_rows(rows))
+        models[name] = sft(name, work / "models" / name, work / f"{name}.jsonl", args.steps, model=models["cold_start"])
 
-    # 2. SFT each arm from the same base, same steps
-    models = {"base": "smollm2-135m"}
-    for name in arms:
-        out = work / "models" / name
-        r1f(
-            f"sft {name}",
-            "train",
-            "sft",
-            "--recipe",
-            "sft-rejection-smollm2",
-            "--set",
-            "model=smollm2-135m",
-            "--set",
-            f"dataset={work / f'{name}.jsonl'}",
-            "--set",
-            f"max_steps={args.steps}",
-            "--set",
-            "learning_rate=1e-4",
-            "--set",
-            "save_strategy=no",
-            "--output-dir",
-            str(out),
-            done=out / "r1f_training.json",
-        )
-        models[name] = str(out)
-
-    # 3. evaluate all on the 200 held-out problems, same prompt
+    # 3. every model on the 200 held-out problems, same prompt
     results = {
         name: evaluate(name, model, work / "eval" / name, "sft-think", args.max_new_tokens)
         for name, model in models.items()
     }
 
-    # 4. R1-Zero: GRPO from the base, format before/after on its own prompt
+    # 4. distillation: the cold-start model teaches the base; the student has no system turn, nor has its eval
+    r1f(
+        "distill (teacher: cold-start model)",
+        "distill",
+        "--model",
+        models["cold_start"],
+        "--teacher-template",
+        "sft-think",
+        "--problems",
+        "builtin",
+        "--n-problems",
+        str(args.problems),
+        "--problem-seed",
+        "2",
+        "--n",
+        "2",
+        "--temperature",
+        "0.7",
+        "--max-new-tokens",
+        tokens,
+        "--out",
+        str(work / "distill"),
+        done=work / "distill" / "manifest.json",
+    )
+    distilled = read_rows(work / "distill", allow_empty=True)
+    student_base = evaluate("base (student prompt)", "smollm2-135m", work / "eval" / "base-plain", "plain", 160)
+    if distilled:
+        student = sft(
+            "student", work / "models" / "student", work / "distill", args.student_steps, recipe="distill-smollm2"
+        )
+        results["student"] = evaluate("student", student, work / "eval" / "student", "plain", args.max_new_tokens)
+    results["base (student prompt)"] = student_base
+
+    # 5. R1-Zero: GRPO from the base, format before/after on its own prompt
     r0 = work / "models" / "r1_zero"
     r1f(
         "grpo r1-zero",
@@ -235,123 +323,55 @@ def main() -> None:
     )
     zero_after = evaluate("r1-zero", str(r0), work / "eval" / "r1-zero", "r1-zero-fewshot", 96)
 
-    # 4b. cold start from R1-Zero's correct outputs: the rule refiner vs the LLM refiner, rows kept, then SFT on
-    # each (same steps, same base) and pass@1 on the held-out problems
-    r1f(
-        "sample (r1-zero outputs)",
-        "sample",
-        "--model",
-        str(r0),
-        "--template",
-        "r1-zero-fewshot",
-        *sampled,
-        "--temperature",
-        "0.8",
-        "--max-new-tokens",
-        "96",
-        "--out",
-        str(work / "r0_samples"),
-        done=work / "r0_samples" / "manifest.json",
-    )
+    # 6. optional: cold start from R1-Zero's correct outputs, the rule refiner vs the LLM refiner
     refined: dict[str, int] = {}
-    for refiner in ("rules", "llm"):
-        out = work / f"cold_start_{refiner}"
+    r0_samples = 0
+    if args.refiners:
+        r0_args = ["--problems", "builtin", "--n-problems", "96", "--k", "4", *PROBLEMS]
         r1f(
-            f"cold-start refine {refiner}",
-            "cold-start",
-            "--method",
-            "refine",
-            "--refiner",
-            refiner,
-            "--problems",
-            str(work / "r0_samples"),
+            "sample (r1-zero outputs)",
+            "sample",
+            "--model",
+            str(r0),
+            "--template",
+            "r1-zero-fewshot",
+            *r0_args,
             "--format",
             FORMAT,
+            "--temperature",
+            "0.8",
             "--max-new-tokens",
-            tokens,
+            "96",
             "--out",
-            str(out),
-            done=out / "manifest.json",
+            str(work / "r0_samples"),
+            done=work / "r0_samples" / "manifest.json",
         )
-        rows = read_rows(out, allow_empty=True)
-        refined[refiner] = len(rows)
-        if not rows:
-            continue
-        model = work / "models" / f"cold_start_{refiner}"
-        r1f(
-            f"sft cold start ({refiner})",
-            "train",
-            "sft",
-            "--recipe",
-            "sft-cold-start-smollm2",
-            "--set",
-            "model=smollm2-135m",
-            "--set",
-            f"dataset={out}",
-            "--set",
-            f"max_steps={args.steps}",
-            "--set",
-            "learning_rate=1e-4",  # as the other SFT arms
-            "--set",
-            "save_strategy=no",
-            "--output-dir",
-            str(model),
-            done=model / "r1f_training.json",
-        )
-        results[f"cold_start_{refiner}"] = evaluate(
-            f"cold start {refiner}",
-            str(model),
-            work / "eval" / f"cold_start_{refiner}",
-            "sft-think",
-            args.max_new_tokens,
-        )
-    r0_samples = len(read_rows(work / "r0_samples", allow_empty=True))
-
-    # 5. distillation: the factory model teaches the base
-    r1f(
-        "distill (teacher: factory arm)",
-        "distill",
-        "--model",
-        models["factory"],
-        "--problems",
-        "builtin",
-        "--n-problems",
-        "64",
-        "--n",
-        "2",
-        "--temperature",
-        "0.8",
-        *PROBLEMS,
-        "--max-new-tokens",
-        tokens,
-        "--out",
-        str(work / "distill"),
-        done=work / "distill" / "manifest.json",
-    )
-    distilled = read_rows(work / "distill", allow_empty=True)
-    student = work / "models" / "student"
-    if distilled:
-        r1f(
-            "sft student",
-            "train",
-            "sft",
-            "--recipe",
-            "distill-smollm2",
-            "--set",
-            "model=smollm2-135m",
-            "--set",
-            f"dataset={work / 'distill'}",
-            "--set",
-            f"max_steps={args.steps}",
-            "--set",
-            "save_strategy=no",
-            "--output-dir",
-            str(student),
-            done=student / "r1f_training.json",
-        )
-        results["student"] = evaluate(
-            "student", str(student), work / "eval" / "student", "sft-think", args.max_new_tokens
-        )
+        for refiner in ("rules", "llm"):
+            out = work / f"cold_start_{refiner}"
+            r1f(
+                f"cold-start refine {refiner}",
+                "cold-start",
+                "--method",
+                "refine",
+                "--refiner",
+                refiner,
+                "--problems",
+                str(work / "r0_samples"),
+                "--format",
+                FORMAT,
+                "--max-new-tokens",
+                tokens,
+                "--out",
+                str(out),
+                done=out / "manifest.json",
+            )
+            refined[refiner] = len(read_rows(out, allow_empty=True))
+            if refined[refiner]:
+                model = sft(f"cold start ({refiner})", work / "models" / f"cold_start_{refiner}", out, args.steps)
+                results[f"cold_start_{refiner}"] = evaluate(
+                    f"cold start {refiner}", model, work / "eval" / f"cold_start_{refiner}", "sft-think", 160
+                )
+        r0_samples = len(read_rows(work / "r0_samples", allow_empty=True))
     total = max(time.time() - started, sum(costs.values()))  # a resumed run: what the stages cost in all
 
     # plots beside RESULTS.md: every arm's pass@1 and format with intervals, and R1-Zero's rewards per step
@@ -369,54 +389,82 @@ def main() -> None:
         if png and not args.no_write:
             (plots / name).write_bytes(png)
 
+    kept_cs = len(read_rows(work / "cold_start_worked", allow_empty=True))
     lines = [
         f"### Data -> models — `bench/data_to_models.py` ({time.strftime('%Y-%m-%d')})",
         "",
         f"CPU: {cpu_name()}, {os.cpu_count()} cores; load average before {load_before}. Whole bench "
-        f"**{total / 60:.1f} min** ({args.problems} problems x k={args.k} samples, {args.steps} SFT steps per arm, "
-        f"{args.grpo_steps} GRPO steps, greedy evaluation on the 200 held-out problems, {tokens} new tokens).",
+        f"**{total / 60:.1f} min**: {kept_cs} worked cold-start rows, {args.cold_start_steps} SFT steps; "
+        f"{args.problems} problems x k={args.k} samples from the cold-start model; {args.steps} SFT steps per data "
+        f"arm from the cold-start model (lr 1e-4, batch 4); student {args.student_steps} steps from the base; "
+        f"{args.grpo_steps} GRPO steps; greedy evaluation on the 200 held-out problems, "
+        f"{tokens} new tokens. Command: `.venv/bin/python bench/data_to_models.py "
+        f"{' '.join(sys.argv[1:])}`.",
         "",
-        f"Arms of N = {n} SFT rows each (the factory kept {n} of {len(samples)} samples; {len(correct)} were correct).",
+        f"Data arms of N = {n} SFT rows each (the factory kept {n} of {len(samples)} samples of the cold-start "
+        f"model; {len(correct)} were correct). Student: {len(distilled)} distilled rows.",
         "",
-        "| model | pass@1 [95% CI] | format | language consistent | truncated |",
-        "|---|---|---|---|---|",
+        "| model | pass@1 [95% CI] | format | language consistent | truncated | pass@1 by language | by difficulty |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, result in results.items():
+        parts = breakdown(result)
         lines.append(
             f"| {name} | {fmt(result, 'pass@1')} | {fmt(result, 'format')} | {fmt(result, 'language_consistent')} "
-            f"| {fmt(result, 'truncated')} |"
+            f"| {fmt(result, 'truncated')} | {parts['lang']} | {parts['difficulty']} |"
         )
     lines += [
         "",
-        "Exact McNemar tests on the same 200 problems (greedy):",
+        "Exact McNemar tests on the same 200 problems (greedy pass@1):",
         "",
         "| pair | only first right | only second right | p |",
         "|---|---|---|---|",
     ]
-    pairs = [("factory", "raw"), ("factory", "correct_only"), ("factory", "base"), ("correct_only", "raw")]
-    if "student" in results:
-        pairs.append(("student", "base"))
-    for a, b in pairs:
-        only_a, only_b, p = mcnemar(results[a].get("greedy_correct", {}), results[b].get("greedy_correct", {}))
-        lines.append(f"| {a} vs {b} | {only_a} | {only_b} | {p:.3g} |")
-    lines += [
-        "",
-        f"Cold start from R1-Zero's outputs ({r0_samples} correct R1-Zero samples of {args.problems} x {args.k}): "
-        + "; ".join(f"{name} refiner kept {count} rows" for name, count in refined.items())
-        + f" (each then SFT for {args.steps} steps from the base; pass@1 in the table above as cold_start_*).",
+    pairs = [
+        ("factory", "raw"),
+        ("factory", "correct_only"),
+        ("correct_only", "raw"),
+        ("factory", "cold_start"),
+        ("raw", "cold_start"),
+        ("cold_start", "base"),
     ]
+    if "student" in results:
+        pairs.append(("student", "base (student prompt)"))
     if "cold_start_rules" in results and "cold_start_llm" in results:
-        only_a, only_b, p = mcnemar(
-            results["cold_start_rules"].get("greedy_correct", {}), results["cold_start_llm"].get("greedy_correct", {})
-        )
-        lines.append(
-            f"Rules vs LLM refiner after SFT: only rules right {only_a}, only LLM right {only_b}, p = {p:.3g}."
-        )
+        pairs.append(("cold_start_rules", "cold_start_llm"))
+    tests = {}
+    for a, b in pairs:
+        tests[(a, b)] = mcnemar(results[a].get("greedy_correct", {}), results[b].get("greedy_correct", {}))
+        only_a, only_b, p = tests[(a, b)]
+        lines.append(f"| {a} vs {b} | {only_a} | {only_b} | {p:.3g} |")
+    if args.refiners:
+        lines += [
+            "",
+            f"Cold start from R1-Zero's outputs ({r0_samples} correct R1-Zero samples of 96 x 4): "
+            + "; ".join(f"{name} refiner kept {count} rows" for name, count in refined.items())
+            + f" (each then SFT for {args.steps} steps from the base; pass@1 above as cold_start_*).",
+        ]
+
+    def goal(met: bool, short: str) -> str:
+        return "**met**" if met else f"not met ({short})"
+
+    best = max(("cold_start", "factory"), key=lambda m: results[m]["pass@1"])
+    fp, zf = tests[("factory", "raw")], zero_after.get("format") or 0.0
+    top = results[best]["pass@1"]
+    gain = (results["student"]["pass@1"] - student_base["pass@1"]) * 100 if "student" in results else None
     lines += [
         "",
-        f"R1-Zero ({args.grpo_steps} GRPO steps, r1-zero-fewshot prompt, 96 tokens): format "
-        f"{fmt(zero_before, 'format')} -> {fmt(zero_after, 'format')}; pass@1 {fmt(zero_before, 'pass@1')} -> "
-        f"{fmt(zero_after, 'pass@1')}.",
+        "| goal (#14) | measured | |",
+        "|---|---|---|",
+        f"| R1-Zero format ≈0.3 → ≥ 0.9 | {fmt(zero_before, 'format')} → {fmt(zero_after, 'format')} "
+        f"| {goal(zf >= 0.9, f'{0.9 - zf:.2f} short')} |",
+        f"| pass@1 ≥ 25 % after the recipe (best: {best}) | {fmt(results[best], 'pass@1')} "
+        f"| {goal(top >= 0.25, f'{(0.25 - top) * 100:.1f} points short')} |",
+        f"| factory beats raw, paired p < 0.05 | {fp[0]} vs {fp[1]} problems only right, p = {fp[2]:.3g} "
+        f"| {goal(fp[0] > fp[1] and fp[2] < 0.05, f'p = {fp[2]:.3g}')} |",
+        f"| student ≥ base + 10 points | {'–' if gain is None else f'{gain:+.1f} points'} "
+        f"| {goal(gain is not None and gain >= 10, 'no student' if gain is None else f'{10 - gain:.1f} short')} |",
+        f"| whole bench ≤ 60 min | {total / 60:.1f} min | {goal(total <= 3600, f'{total / 60 - 60:.1f} min over')} |",
         "",
         "![pass@1 and format per arm, 95% Wilson intervals](plots/data_to_models-evals.png)",
         "![R1-Zero GRPO rewards per step](plots/data_to_models-r1zero-curves.png)",

@@ -23,7 +23,7 @@ from r1f.schema import Messages
 
 TRAILING_STOP_RE = re.compile(r"[\s.。!！]+$")
 FORMATS = ("r1", "think")
-METHODS = ("few-shot", "direct", "refine")
+METHODS = ("few-shot", "direct", "refine", "worked")
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "fr": "French", "de": "German", "zh": "Chinese"}
 
 
@@ -233,8 +233,8 @@ class ColdStartConfig(SamplingConfig, EngineConfig, ProblemsConfig, GrowthConfig
     out: str = output_option("datasets_out/cold_start")
     method: str = option(
         "few-shot",
-        help="few-shot (k worked examples), direct (reason, reflect, verify) or refine (clean R1-Zero outputs given "
-        "by --problems).",
+        help="few-shot (k worked examples), direct (reason, reflect, verify), refine (clean R1-Zero outputs given "
+        "by --problems) or worked (the built-in generator writes out its own steps; no model, --problems builtin).",
     )
     format: str = option(
         "r1",
@@ -258,6 +258,11 @@ class ColdStartConfig(SamplingConfig, EngineConfig, ProblemsConfig, GrowthConfig
         check_format(self.format)
         if self.method not in METHODS:
             raise ConfigError(f"--method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.method == "worked" and self.problems != "builtin":
+            raise ConfigError(
+                f"--method worked writes the built-in generator's own steps; --problems {self.problems} carries no "
+                "derivation: use --problems builtin (or another method for files and datasets)"
+            )
         if self.refiner not in ("rules", "llm"):
             raise ConfigError(f"--refiner must be rules or llm, got {self.refiner!r}")
         if self.k < 0:
@@ -267,7 +272,7 @@ class ColdStartConfig(SamplingConfig, EngineConfig, ProblemsConfig, GrowthConfig
 
     @property
     def needs_engine(self) -> bool:
-        return self.method != "refine" or self.refiner == "llm"
+        return self.method in ("few-shot", "direct") or (self.method == "refine" and self.refiner == "llm")
 
     def prompt(self) -> FewShotPrompt | DirectPrompt | RewritePrompt:
         if self.method == "few-shot":

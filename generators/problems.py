@@ -190,11 +190,15 @@ def _story_shapes(lang: str, split: str) -> list[list[str]]:
     return [[sentence] for part in bank.values() for sentence in part[lang]]
 
 
-def _story(rng: random.Random, d: int, lang: str, split: str) -> tuple[str, Fraction]:
-    """A multi-step story: an opening, ``d + 1`` operations (2 to 4), a question; answer computed as it goes."""
+def _story(rng: random.Random, d: int, lang: str, split: str) -> tuple[str, Fraction, list[tuple[str, int, int]]]:
+    """A multi-step story: an opening, ``d + 1`` operations (2 to 4), a question; answer computed as it goes.
+
+    Also returns the operations as ``(kind, x, y)`` after a leading ``("open", total, 0)``, for worked solutions.
+    """
     bank = templates()["families"]["multistep"]["steps"][split]
     total = rng.randint(5, 60)
     sentences = [rng.choice(bank["open"][lang]).replace("{a}", str(total))]
+    ops_done: list[tuple[str, int, int]] = [("open", total, 0)]
     ops = d + 1
     shared = False
     for step in range(ops):
@@ -208,33 +212,40 @@ def _story(rng: random.Random, d: int, lang: str, split: str) -> tuple[str, Frac
         if kind == "add":
             x = rng.randint(2, 30)
             total += x
+            ops_done.append(("add", x, 0))
             sentence = rng.choice(bank["add"][lang]).replace("{x}", str(x))
         elif kind == "sub":
             x = rng.randint(1, total - 1)
             total -= x
+            ops_done.append(("sub", x, 0))
             sentence = rng.choice(bank["sub"][lang]).replace("{x}", str(x))
         elif kind == "boxes":
             x, y = rng.randint(2, 6), rng.randint(2, 12)
             total += x * y
+            ops_done.append(("boxes", x, y))
             sentence = rng.choice(bank["boxes"][lang]).replace("{x}", str(x)).replace("{y}", str(y))
         else:
             x = rng.choice(divisors)
             total //= x
+            ops_done.append(("share", x, 0))
             shared = True
             sentence = rng.choice(bank["share"][lang]).replace("{x}", str(x))
         sentences.append(sentence)
     sentences.append(rng.choice(bank["ask_share" if shared else "ask_total"][lang]))
-    return (" " if lang != "zh" else "").join(sentences), Fraction(total)
+    return (" " if lang != "zh" else "").join(sentences), Fraction(total), ops_done
 
 
-def _problem(seed: str, index: int, lang: str, family: str, difficulty: int, attempt: int, split: str) -> dict:
+def _draw(
+    seed: str, index: int, lang: str, family: str, difficulty: int, attempt: int, split: str
+) -> tuple[dict[str, Any], Any]:
+    """One problem row, and the values it was made from (what a worked solution retraces)."""
     rng = random.Random(f"{seed}:{index}:{attempt}")
     vocab = templates()["vocab"]
     fill = {
         key: rng.choice(words[lang]) if isinstance(words[lang], list) else words[lang] for key, words in vocab.items()
     }
     if family == "multistep":
-        text, answer = _story(rng, difficulty, lang, split)
+        text, answer, values = _story(rng, difficulty, lang, split)
         phrasing = "story"
     else:
         values, answer = MAKERS[family](rng, difficulty)
@@ -245,7 +256,7 @@ def _problem(seed: str, index: int, lang: str, family: str, difficulty: int, att
     text = text.format(**fill)
     fraction_form = family == "fraction" and answer.denominator != 1
     solution = f"{answer.numerator}/{answer.denominator}" if fraction_form else format_answer(answer)
-    return {
+    row = {
         "id": stable_id(SOURCE, text, solution),
         "problem": text,
         "solution": solution,
@@ -255,6 +266,7 @@ def _problem(seed: str, index: int, lang: str, family: str, difficulty: int, att
         "source": SOURCE,
         "phrasing": phrasing,
     }
+    return row, values
 
 
 def check_choice(kind: str, given: Sequence[Any], allowed: Sequence[Any]) -> None:
@@ -272,7 +284,9 @@ def _generate(
     families: Sequence[str],
     difficulties: Sequence[int],
     split: str,
+    values: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
+    """``n`` distinct problems; ``values`` (when given) receives each row's drawn values by row id."""
     check_choice("language", languages, LANGUAGES)
     check_choice("family", families, FAMILIES)
     check_choice("difficulty", difficulties, DIFFICULTIES)
@@ -292,11 +306,13 @@ def _generate(
             )
         lang, family, difficulty = live[index % len(live)]
         for attempt in range(ATTEMPTS):
-            row = _problem(seed, index, lang, family, difficulty, attempt, split)
+            row, drawn = _draw(seed, index, lang, family, difficulty, attempt, split)
             key = normalize(row["problem"])
             if key not in seen:
                 seen.add(key)
                 rows.append(row)
+                if values is not None:
+                    values[row["id"]] = drawn
                 break
         else:
             exhausted.add((lang, family, difficulty))

@@ -329,7 +329,7 @@ class ColdStartStep(GeneratingStep):
     name = "cold-start"
     config_class = ColdStartConfig
     kind = "cold_start"
-    summary = "cold-start SFT rows (few-shot, direct, refine)"
+    summary = "cold-start SFT rows (few-shot, direct, refine, worked)"
 
     @property
     def cfg(self) -> ColdStartConfig:
@@ -345,9 +345,9 @@ class ColdStartStep(GeneratingStep):
     def to_generate(self) -> list[dict[str, Any]]:
         from generators.coldstart import drafts_from
 
-        if self.cfg.method != "refine":
+        if self.cfg.method in ("few-shot", "direct"):
             return self.problems()
-        if self.cfg.refiner != "llm":
+        if self.cfg.method == "worked" or self.cfg.refiner != "llm":
             return []
         return drafts_from(self.problems(), "llm", self.cfg.problems)[0]
 
@@ -363,6 +363,11 @@ class ColdStartStep(GeneratingStep):
             summary = self.collect(ctx)
             candidates, rejected = from_generations(summary.rows, config.method, config.format)
             drawn = len(summary.rows)
+        elif config.method == "worked":
+            from generators.worked import worked_candidates
+
+            candidates, rejected = worked_candidates(self.problems(), config, config.format)
+            drawn = len(self.problems())
         else:
             drafts, rejected = drafts_from(self.problems(), config.refiner, config.problems)
             if config.refiner == "llm" and drafts:

@@ -218,3 +218,52 @@ def test_natural_parse_of_direct_prompting():
     reasoning, summary, answer = parse_natural(text)
     assert "Verification" in reasoning and summary == "The answer is 14." and answer == "14"
     assert parse_natural("I like trains.") is None
+
+
+def test_worked_solutions_reach_every_gold_in_every_family_level_and_language():
+    from fractions import Fraction
+
+    from generators.problems import DIFFICULTIES, FAMILIES, LANGUAGES, make_problems
+    from generators.worked import OPENERS, worked_problems
+
+    rows = worked_problems(len(LANGUAGES) * len(FAMILIES) * len(DIFFICULTIES) * 3, seed=7)
+    assert [r["id"] for r in rows] == [r["id"] for r in make_problems(len(rows), seed=7)]  # the same problems
+    assert {(r["lang"], r["family"], r["difficulty"]) for r in rows} == {
+        (lang, f, d) for lang in LANGUAGES for f in FAMILIES for d in DIFFICULTIES
+    }
+    for row in rows:
+        opener, *steps = row["reasoning"].splitlines()
+        assert opener == OPENERS[row["lang"]] and steps, row
+        assert Fraction(steps[-1].rsplit("= ", 1)[1]) == Fraction(row["solution"]), row  # ends on the gold
+        for step in steps:  # every equation holds (x-steps are checked by their result above)
+            if "x" not in step:
+                forms = [f.strip() for f in step.split("=")]
+                values = {eval(f.replace("/", "*1.0/")) for f in forms}  # noqa: S307 - our own arithmetic strings
+                assert max(values) - min(values) < 1e-9, step
+
+
+def test_worked_cold_start_rows_are_verified_sft_rows(tmp_path):
+    from filters.rewards.format import Format
+
+    out = tmp_path / "worked"
+    result = run_r1f("cold-start", "--method", "worked", "--n-problems", "48", "--format", "think", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    kept = read_rows(out)
+    assert len(kept) == 48 and json.loads((out / "manifest.json").read_text())["counts"]["dropped"] == 0
+    for row in kept:
+        system, user, assistant = row["messages"]
+        assert system["content"] == SFT_SYSTEM["think"] and user["content"] == row["problem"]
+        assert Accuracy()([assistant["content"]], solution=[row["solution"]]) == [1.0]
+        assert Format("strict")([assistant["content"]]) == [1.0]
+        assert row["method"] == "worked" and row["reward_language_consistency"] in (None, 1.0)
+    r1 = tmp_path / "worked_r1"
+    assert run_r1f("cold-start", "--method", "worked", "--n-problems", "5", "--out", str(r1)).returncode == 0
+    assert read_rows(r1)[0]["messages"][-1]["content"].startswith("|special_token|")
+
+
+def test_worked_cold_start_refuses_problems_without_a_derivation(tmp_path):
+    path = tmp_path / "p.jsonl"
+    path.write_text(json.dumps({"problem": "What is 1 + 1?", "solution": "2"}) + "\n")
+    result = run_r1f("cold-start", "--method", "worked", "--problems", str(path), "--out", str(tmp_path / "o"))
+    assert result.returncode != 0 and "--problems builtin" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
