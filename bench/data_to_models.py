@@ -129,9 +129,15 @@ def fmt(result: dict[str, Any], metric: str) -> str:
 
 
 def sft(
-    label: str, out: Path, dataset: Path, steps: int, recipe: str = "sft-rejection-smollm2", model: str = "smollm2-135m"
+    label: str,
+    out: Path,
+    dataset: Path,
+    steps: int,
+    recipe: str = "sft-rejection-smollm2",
+    model: str = "smollm2-135m",
+    lr: float = 1e-4,
 ) -> str:
-    """SFT with the bench's rate (the recipes' 1e-5 is sized for more steps than the bench has)."""
+    """SFT for ``steps`` at ``lr`` (from the base, 1e-4: the recipes' 1e-5 is sized for more steps than we have)."""
     r1f(
         f"sft {label}",
         "train",
@@ -145,7 +151,7 @@ def sft(
         "--set",
         f"max_steps={steps}",
         "--set",
-        "learning_rate=1e-4",
+        f"learning_rate={lr}",
         "--set",
         "save_strategy=no",
         "--output-dir",
@@ -179,6 +185,10 @@ def main() -> None:
     parser.add_argument("--problems", type=int, default=96, help="problems rejection-sampled by the cold-start model")
     parser.add_argument("--k", type=int, default=4)
     parser.add_argument("--steps", type=int, default=40, help="SFT steps of every data arm")
+    parser.add_argument(
+        "--arms-from", choices=("base", "cold_start"), default="cold_start", help="the model every data arm starts from"
+    )
+    parser.add_argument("--arm-lr", type=float, default=1e-4, help="learning rate of the data arms' SFT")
     parser.add_argument("--student-steps", type=int, default=100, help="SFT steps of the distilled student")
     parser.add_argument("--grpo-steps", type=int, default=40)
     parser.add_argument("--max-new-tokens", type=int, default=160)
@@ -261,7 +271,9 @@ def main() -> None:
     }
     for name, rows in arms.items():
         write_jsonl(work / f"{name}.jsonl", rows if name == "factory" else sft_rows(rows))
-        models[name] = sft(name, work / "models" / name, work / f"{name}.jsonl", args.steps, model=models["cold_start"])
+        start = models[args.arms_from]
+        data = work / f"{name}.jsonl"
+        models[name] = sft(name, work / "models" / name, data, args.steps, model=start, lr=args.arm_lr)
 
     # 3. every model on the 200 held-out problems, same prompt
     results = {
@@ -396,7 +408,8 @@ def main() -> None:
         f"CPU: {cpu_name()}, {os.cpu_count()} cores; load average before {load_before}. Whole bench "
         f"**{total / 60:.1f} min**: {kept_cs} worked cold-start rows, {args.cold_start_steps} SFT steps; "
         f"{args.problems} problems x k={args.k} samples from the cold-start model; {args.steps} SFT steps per data "
-        f"arm from the cold-start model (lr 1e-4, batch 4); student {args.student_steps} steps from the base; "
+        f"arm from the {args.arms_from.replace('_', '-')} model (lr {args.arm_lr:g}, batch 4); "
+        f"student {args.student_steps} steps from the base; "
         f"{args.grpo_steps} GRPO steps; greedy evaluation on the 200 held-out problems, "
         f"{tokens} new tokens. Command: `.venv/bin/python bench/data_to_models.py "
         f"{' '.join(sys.argv[1:])}`.",
@@ -424,8 +437,8 @@ def main() -> None:
         ("factory", "raw"),
         ("factory", "correct_only"),
         ("correct_only", "raw"),
-        ("factory", "cold_start"),
-        ("raw", "cold_start"),
+        ("factory", args.arms_from),
+        ("raw", args.arms_from),
         ("cold_start", "base"),
     ]
     if "student" in results:
