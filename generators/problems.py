@@ -335,17 +335,19 @@ def make_problems(
     languages: Sequence[str] = LANGUAGES,
     families: Sequence[str] = FAMILIES,
     difficulties: Sequence[int] = DIFFICULTIES,
+    values: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Make ``n`` training problems, balanced over languages, families and difficulties, without repeats.
 
     Training phrasings never appear in the held-out split (it has its own). The same arguments always give
-    the same rows.
+    the same rows. ``values`` (when given) receives the values each row was drawn from, by row id, which is
+    what ``generators.worked`` writes worked solutions from.
 
     >>> rows = make_problems(2, languages=["en"], families=["arithmetic"], difficulties=[1])
     >>> rows[0]["lang"], rows[0]["family"], rows[0]["source"]
     ('en', 'arithmetic', 'builtin/v2')
     """
-    rows = _generate(n, str(seed), list(languages), list(families), list(difficulties), TRAIN)
+    rows = _generate(n, str(seed), list(languages), list(families), list(difficulties), TRAIN, values=values)
     for row in rows:
         row["split"] = "train"
     return rows

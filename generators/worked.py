@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
-from generators.problems import DIFFICULTIES, FAMILIES, LANGUAGES, TRAIN, _generate, format_answer
+from generators.problems import format_answer, make_problems
 from r1f.errors import DataError
 
 #: the first line of the reasoning, in the problem's language
@@ -167,19 +167,11 @@ def worked(row: dict[str, Any], values: Any) -> str:
     return "\n".join([OPENERS.get(row.get("lang") or "en", OPENERS["en"]), *steps])
 
 
-def worked_problems(
-    n: int,
-    *,
-    seed: int = 0,
-    languages: Sequence[str] = LANGUAGES,
-    families: Sequence[str] = FAMILIES,
-    difficulties: Sequence[int] = DIFFICULTIES,
-) -> list[dict[str, Any]]:
-    """``n`` training problems (the rows ``make_problems`` makes with these arguments) with ``reasoning``."""
+def worked_problems(n: int, **choice: Any) -> list[dict[str, Any]]:
+    """``n`` training problems, the rows ``make_problems(n, **choice)`` makes, each with its ``reasoning``."""
     values: dict[str, Any] = {}
-    rows = _generate(n, str(seed), list(languages), list(families), list(difficulties), TRAIN, values=values)
+    rows = make_problems(n, values=values, **choice)
     for row in rows:
-        row["split"] = "train"
         row["reasoning"] = worked(row, values[row["id"]])
     return rows
 
