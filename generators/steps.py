@@ -366,7 +366,7 @@ class ColdStartStep(GeneratingStep):
         elif config.method == "worked":
             from generators.worked import worked_candidates
 
-            candidates, rejected = worked_candidates(self.problems(), config, config.format)
+            candidates, rejected = worked_candidates(self.problems(), config)
             drawn = len(self.problems())
         else:
             drafts, rejected = drafts_from(self.problems(), config.refiner, config.problems)

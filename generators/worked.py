@@ -13,12 +13,14 @@ Only built-in (``builtin/v2``) problems have worked solutions: a file or hub dat
 from __future__ import annotations
 
 import ast
+import operator
 import re
 from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
-from generators.problems import format_answer, make_problems
+from generators.problems import format_answer as _f
+from generators.problems import make_problems
 from r1f.errors import DataError
 
 #: the first line of the reasoning, in the problem's language
@@ -31,29 +33,25 @@ OPENERS = {
 }
 
 
-def _f(value: Fraction) -> str:
-    return format_answer(value)
+#: an operation's symbol -> what it computes (expressions and the multi-step stories share it)
+OPERATIONS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
+SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 
 
 def _expression_steps(expr: str) -> tuple[list[str], Fraction]:
     """Each binary operation of an arithmetic expression, innermost first: ``b * c = 12``, ``a + 12 = 19``."""
     steps: list[str] = []
-    symbols = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 
     def walk(node: ast.AST) -> Fraction:
         if isinstance(node, ast.Constant):
             return Fraction(node.value)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             return -walk(node.operand)
-        if isinstance(node, ast.BinOp) and type(node.op) in symbols:
+        if isinstance(node, ast.BinOp) and type(node.op) in SYMBOLS:
             left, right = walk(node.left), walk(node.right)
-            value = {
-                ast.Add: lambda: left + right,
-                ast.Sub: lambda: left - right,
-                ast.Mult: lambda: left * right,
-                ast.Div: lambda: left / right,
-            }[type(node.op)]()
-            steps.append(f"{_f(left)} {symbols[type(node.op)]} {_f(right)} = {_f(value)}")
+            symbol = SYMBOLS[type(node.op)]
+            value = OPERATIONS[symbol](left, right)
+            steps.append(f"{_f(left)} {symbol} {_f(right)} = {_f(value)}")
             return value
         raise DataError(f"worked solution: cannot read expression {expr!r}")
 
@@ -65,17 +63,17 @@ FRACTION = re.compile(r"(\d+)/(\d+)")
 
 
 def _fraction_steps(expr: str) -> tuple[list[str], Fraction]:
-    parts = [Fraction(int(a), int(b)) for a, b in FRACTION.findall(expr)]
-    terms = FRACTION.findall(expr)
+    terms = [(int(a), int(b)) for a, b in FRACTION.findall(expr)]
+    parts = [Fraction(a, b) for a, b in terms]
     if "*" in expr:  # a/b * c/e - g/f
-        (a, b), (c, e), (g, f) = ((int(x), int(y)) for x, y in terms)
+        (a, b), (c, e), (g, f) = terms
         product = parts[0] * parts[1]
         value = product - parts[2]
         return [
             _chain(f"{a}/{b} * {c}/{e}", f"{a * c}/{b * e}", _f(product)),
             f"{_f(product)} - {g}/{f} = {_f(value)}",
         ], value
-    (a, b), (c, e) = ((int(x), int(y)) for x, y in terms)
+    (a, b), (c, e) = terms
     value = parts[0] + parts[1]
     if b == e:
         return [_chain(f"{a}/{b} + {c}/{b}", f"{a + c}/{b}", _f(value))], value
@@ -99,12 +97,11 @@ def _equation_steps(expr: str) -> tuple[list[str], Fraction]:
     a_s, sign, b_s, c_s, sign2, rest_s, rhs_s = match.groups()
     a = int(a_s) if a_s else 1
     b = (int(b_s) if b_s else 0) * (-1 if sign == "-" else 1)
-    lhs = f"{a_s or ''}x"
     steps: list[str] = []
     if rhs_s is not None:  # ax + b = r
         right = Fraction(int(rhs_s) - b)
         if b:
-            steps.append(f"{lhs} = {rhs_s} {'-' if b > 0 else '+'} {abs(b)} = {_f(right)}")
+            steps.append(f"{a_s or ''}x = {rhs_s} {'-' if b > 0 else '+'} {abs(b)} = {_f(right)}")
     else:  # ax + b = cx + rest
         c, rest = int(c_s), int(rest_s) * (-1 if sign2 == "-" else 1)
         a, right = a - c, Fraction(rest - b)
@@ -133,9 +130,8 @@ def _family_steps(family: str, difficulty: int, v: Any) -> tuple[list[str], Frac
                 steps.append(f"{x} * {y} = {x * y}")
                 new, line = total + x * y, f"{_f(total)} + {x * y}"
             else:
-                op = {"add": "+", "sub": "-", "share": "/"}[kind]
-                new = {"add": total + x, "sub": total - x, "share": total / x}[kind]
-                line = f"{_f(total)} {op} {x}"
+                symbol = {"add": "+", "sub": "-", "share": "/"}[kind]
+                new, line = OPERATIONS[symbol](total, x), f"{_f(total)} {symbol} {x}"
             steps.append(f"{line} = {_f(new)}")
             total = new
         return steps, total
@@ -176,10 +172,10 @@ def worked_problems(n: int, **choice: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def worked_candidates(rows: Sequence[dict[str, Any]], config: Any, fmt: str) -> tuple[list[dict], list[dict]]:
-    """Cold-start candidates for built-in problem rows: (rows in ``fmt``, rows the generator cannot work).
+def worked_candidates(rows: Sequence[dict[str, Any]], config: Any) -> tuple[list[dict], list[dict]]:
+    """Cold-start candidates for built-in problem rows: (rows in ``config.format``, rows the generator cannot work).
 
-    ``config`` is the step's problems config; the built-in generator is re-run with it, which makes the same
+    ``config`` is the cold-start step's config; the built-in generator is re-run with it, which makes the same
     rows (a pure function of its arguments), and the derivations are matched to ``rows`` by id.
     """
     from generators.examples import answer_sentence
@@ -195,6 +191,7 @@ def worked_candidates(rows: Sequence[dict[str, Any]], config: Any, fmt: str) -> 
             difficulties=config.difficulties,
         )
     }
+    fmt = config.format
     candidates, rejected = [], []
     for row in rows:
         base = {**row, "method": "worked", "raw_completion": None}
