@@ -128,6 +128,10 @@ def fmt(result: dict[str, Any], metric: str) -> str:
     return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f"{value:.3f}"
 
 
+#: CPU autocast to bf16 in every SFT stage (--sft-bf16): 1.6x per step where the CPU has bf16 instructions
+SFT_BF16 = False
+
+
 def sft(
     label: str,
     out: Path,
@@ -152,6 +156,8 @@ def sft(
         f"max_steps={steps}",
         "--set",
         f"learning_rate={lr}",
+        "--set",
+        f"bf16={str(SFT_BF16).lower()}",
         "--set",
         "save_strategy=no",
         "--output-dir",
@@ -180,21 +186,31 @@ def breakdown(result: dict[str, Any]) -> dict[str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", default=str(ROOT / "datasets_out" / "bench-data-to-models"))
-    parser.add_argument("--worked", type=int, default=1200, help="worked-solution cold-start rows")
-    parser.add_argument("--cold-start-steps", type=int, default=150)
-    parser.add_argument("--problems", type=int, default=96, help="problems rejection-sampled by the cold-start model")
+    parser.add_argument("--worked", type=int, default=2400, help="worked-solution cold-start rows")
+    parser.add_argument("--cold-start-steps", type=int, default=300)
+    parser.add_argument("--problems", type=int, default=640, help="problems rejection-sampled by the cold-start model")
     parser.add_argument("--k", type=int, default=4)
-    parser.add_argument("--steps", type=int, default=40, help="SFT steps of every data arm")
+    parser.add_argument("--steps", type=int, default=100, help="SFT steps of every data arm")
     parser.add_argument(
-        "--arms-from", choices=("base", "cold_start"), default="cold_start", help="the model every data arm starts from"
+        "--arms-from", choices=("base", "cold_start"), default="base", help="the model every data arm starts from"
     )
     parser.add_argument("--arm-lr", type=float, default=1e-4, help="learning rate of the data arms' SFT")
     parser.add_argument("--student-steps", type=int, default=100, help="SFT steps of the distilled student")
     parser.add_argument("--grpo-steps", type=int, default=40)
     parser.add_argument("--max-new-tokens", type=int, default=160)
     parser.add_argument("--refiners", action="store_true", help="also compare the rule and LLM refiners (~25 min)")
+    parser.add_argument(
+        "--sft-bf16",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="SFT under CPU bf16 autocast (default: where the CPU has bf16 instructions; bench/sft_step.py: 1.6x)",
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
+    global SFT_BF16
+    from generators.engines.cpu import native_bf16
+
+    SFT_BF16 = native_bf16() if args.sft_bf16 is None else args.sft_bf16
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     global COSTS
@@ -410,7 +426,8 @@ def main() -> None:
         f"{args.problems} problems x k={args.k} samples from the cold-start model; {args.steps} SFT steps per data "
         f"arm from the {args.arms_from.replace('_', '-')} model (lr {args.arm_lr:g}, batch 4); "
         f"student {args.student_steps} steps from the base; "
-        f"{args.grpo_steps} GRPO steps; greedy evaluation on the 200 held-out problems, "
+        f"{args.grpo_steps} GRPO steps; SFT {'under bf16 autocast' if SFT_BF16 else 'in fp32'} without gradient "
+        f"checkpointing; greedy evaluation on the 200 held-out problems, "
         f"{tokens} new tokens. Command: `.venv/bin/python bench/data_to_models.py "
         f"{' '.join(sys.argv[1:])}`.",
         "",

@@ -1,0 +1,121 @@
+"""SFT step time on CPU: TRL's defaults against the settings the factory's SFT recipes could use.
+
+The data -> models bench spends most of its time in SFT (a 300-step cold start was 32 minutes at
+6.4 s per 4-row step), so a cheaper step decides whether that bench fits its budget. Each arm trains
+the embedded model for the same steps on the same rows in this one process and reports seconds per
+step after a warm-up, the first loss (the same batch from the same weights: equal when a setting only
+changes how the step is computed), the final loss (to show the arm still learns the same thing), and the ratio to
+TRL's default (fp32, gradient checkpointing on).
+
+    .venv/bin/python bench/sft_step.py [--dataset DIR] [--steps 8] [--rows 400]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+ARMS = {
+    "trl-default": {},  # TRL 1.x: gradient_checkpointing on, fp32 on this CPU
+    "no-checkpointing": {"gradient_checkpointing": False},
+    "no-checkpointing-bf16": {"gradient_checkpointing": False, "bf16": True},
+    # one flattened sequence per step, no padding; transformers masks across rows from position_ids
+    "padding-free": {"gradient_checkpointing": False, "padding_free": True, "max_length": None},
+    "padding-free-bf16": {"gradient_checkpointing": False, "bf16": True, "padding_free": True, "max_length": None},
+    "padding-free-bf16-batch8": {
+        "gradient_checkpointing": False,
+        "bf16": True,
+        "padding_free": True,
+        "max_length": None,
+        "per_device_train_batch_size": 8,
+    },
+    # more rows per step: larger matrices use the two cores better, but fewer optimizer steps per epoch
+    "no-checkpointing-bf16-batch8": {"gradient_checkpointing": False, "bf16": True, "per_device_train_batch_size": 8},
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default=None, help="an SFT dataset (default: worked cold-start rows made here)")
+    parser.add_argument("--steps", type=int, default=8, help="timed steps per arm (after one warm-up step)")
+    parser.add_argument("--rows", type=int, default=400, help="worked rows to make when no --dataset is given")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--arms", default=",".join(ARMS))
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from training.config import SFTTrainConfig
+    from training.sft import run_sft
+
+    work = tempfile.mkdtemp(prefix="r1f-sft-step-")
+    dataset = args.dataset
+    if dataset is None:
+        from generators.coldstart import ColdStartConfig
+        from generators.steps import ColdStartStep
+        from r1f.executor import LocalExecutor
+
+        dataset = f"{work}/worked"
+        config = ColdStartConfig.from_mapping({"method": "worked", "n_problems": args.rows, "out": dataset})
+        LocalExecutor().run(ColdStartStep(), config)
+
+    class Clock:
+        """Called by the SFT stage at the end of each step: the gaps between calls are step times, so the
+        first step (allocation, warm-up) can be left out."""
+
+        def __init__(self) -> None:
+            self.marks = [time.perf_counter()]
+
+        def __call__(self, done: int, total: int, label: str = "") -> None:
+            self.marks.append(time.perf_counter())
+
+        def times(self) -> list[float]:
+            return [b - a for a, b in zip(self.marks, self.marks[1:])]
+
+    results = {}
+    for name in args.arms.split(","):
+        clock = Clock()
+        config = SFTTrainConfig.from_mapping(
+            {
+                "recipe": "sft-cold-start-smollm2",
+                "dataset": dataset,
+                "max_steps": args.steps + 1,
+                "learning_rate": 1e-4,
+                "save_strategy": "no",
+                "output_dir": f"{work}/{name}",
+                **ARMS[name],
+            }
+        )
+        clock.marks = [time.perf_counter()]
+        summary = run_sft(config, clock)
+        timed = clock.times()[1:]
+        batch = ARMS[name].get("per_device_train_batch_size", config.trl["per_device_train_batch_size"])
+        results[name] = (sum(timed) / len(timed), summary["losses"][-1], batch, summary["losses"][0])
+        print(f"{name}: {results[name][0]:.2f} s/step, last loss {results[name][1]:.3f}", flush=True)
+
+    base = results.get("trl-default", next(iter(results.values())))[0]
+    print()
+    print(f"CPU: {_cpu()}; load average {open('/proc/loadavg').read().split()[:3]}; threads {args.threads}")
+    base_rows = results.get("trl-default", next(iter(results.values())))
+    base = base_rows[0] / base_rows[2]
+    print("| arm | rows / step | s / step | rows / s | vs TRL default (per row) | first loss | last loss |")
+    print("|---|---|---|---|---|---|---|")
+    for name, (seconds, loss, batch, first) in results.items():
+        ratio = base / (seconds / batch)
+        print(f"| {name} | {batch} | {seconds:.2f} | {batch / seconds:.2f} | {ratio:.2f}x | {first:.4f} | {loss:.3f} |")
+
+
+def _cpu() -> str:
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+if __name__ == "__main__":
+    main()
