@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -69,10 +70,49 @@ def print_stats(rows: Sequence[dict[str, Any]], *, title: str, columns: Sequence
     console.print(table)
 
 
+class LoggedProgress(Progress):
+    """A rich progress bar that also says how far it is when nobody sees the bar.
+
+    Rich draws a bar only on a terminal; written to a log (CI, a bench, ``nohup``) it appears once, at
+    the end, so a 30-minute SFT run printed nothing between tokenizing and its summary. Off a terminal
+    this prints one plain line per task every ``every`` seconds instead.
+    """
+
+    def __init__(self, *columns: Any, label: str = "", every: float = 30.0, **kwargs: Any) -> None:
+        super().__init__(*columns, **kwargs)
+        self.label = label
+        self.every = every
+        self._said: dict[Any, float] = {}
+
+    def update(self, task_id: Any, **kwargs: Any) -> None:
+        super().update(task_id, **kwargs)
+        self._say(task_id)
+
+    def advance(self, task_id: Any, advance: float = 1) -> None:
+        super().advance(task_id, advance)
+        self._say(task_id)
+
+    def _say(self, task_id: Any) -> None:
+        if self.console.is_terminal:
+            return
+        now = time.monotonic()
+        last = self._said.setdefault(task_id, now)
+        if now - last < self.every:
+            return
+        self._said[task_id] = now
+        task = self._tasks[task_id]
+        total = f"/{task.total:g}" if task.total is not None else ""
+        elapsed = int(task.elapsed or 0)
+        name = " ".join(p for p in (self.label, task.description.strip()) if p)
+        self.console.print(f"{name}: {task.completed:g}{total} ({elapsed // 60}m{elapsed % 60:02d}s)", markup=False)
+
+
 def progress_bar(label: str, *, tokens: bool = True) -> Progress:
     """A progress bar for long work: one line per task, named ``label description``; generation tasks
     carry a ``tokens`` field shown beside the count."""
     columns = [TextColumn(f"[bold]{label}[/] {{task.description}}"), BarColumn(), MofNCompleteColumn()]
     if tokens:
         columns.append(TextColumn("{task.fields[tokens]} new tokens"))
-    return Progress(*columns, TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False)
+    return LoggedProgress(
+        *columns, TimeElapsedColumn(), TimeRemainingColumn(), label=label, console=console, transient=False
+    )

@@ -122,3 +122,21 @@ def test_bad_inputs_give_one_line_errors(tmp_path, existing_dataset):
     result = run_r1f("generate", "--n", "2", "--out", str(existing_dataset), "--n-problems", "1")
     _assert_one_line_error(result, "--temperature")
     assert read_rows(existing_dataset) == [{"id": "x", "completion": "kept"}]
+
+
+def test_progress_off_a_terminal_prints_plain_lines():
+    """Written to a log, rich draws a bar only at the end; the factory's bar says how far it is meanwhile."""
+    import io
+
+    from rich.console import Console
+
+    from r1f.console import LoggedProgress
+
+    for terminal, expected in ((False, True), (True, False)):
+        out = io.StringIO()
+        console = Console(file=out, force_terminal=terminal, width=100)
+        with LoggedProgress(label="train-sft", every=0, console=console) as bar:
+            task = bar.add_task("steps", total=300)
+            bar.update(task, completed=120, description="steps (loss 0.4512)")
+            bar.advance(task)
+        assert ("train-sft steps (loss 0.4512): 121/300 (0m00s)" in out.getvalue()) is expected, out.getvalue()

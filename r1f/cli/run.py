@@ -98,11 +98,13 @@ def pipeline_executor(pipeline: Any, given: dict[str, Any]) -> Any:
 
 
 def _execute(runner: Any, *, only: Any, start: Any, until: Any, force: tuple[str, ...], ran: dict[str, bool]) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+
+    from r1f.console import LoggedProgress
 
     total = len(runner.select(runner.plan(), only=only, start=start, until=until))
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    with Progress(*columns, console=console, transient=False) as bar:
+    with LoggedProgress(*columns, console=console, transient=False) as bar:
         overall = bar.add_task("stages", total=total)
         current = bar.add_task("", total=None, visible=False)
 
