@@ -272,6 +272,7 @@ class ColdStartConfig(SamplingConfig, EngineConfig, ProblemsConfig, GrowthConfig
 
     @property
     def needs_engine(self) -> bool:
+        """Whether the method generates text (the step then loads a model; worked and rule-refined rows need none)."""
         return self.method in ("few-shot", "direct") or (self.method == "refine" and self.refiner == "llm")
 
     def prompt(self) -> FewShotPrompt | DirectPrompt | RewritePrompt:

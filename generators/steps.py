@@ -345,11 +345,11 @@ class ColdStartStep(GeneratingStep):
     def to_generate(self) -> list[dict[str, Any]]:
         from generators.coldstart import drafts_from
 
-        if self.cfg.method in ("few-shot", "direct"):
-            return self.problems()
-        if self.cfg.method == "worked" or self.cfg.refiner != "llm":
+        if not self.cfg.needs_engine:  # worked solutions and the rule refiner run no model
             return []
-        return drafts_from(self.problems(), "llm", self.cfg.problems)[0]
+        if self.cfg.method == "refine":
+            return drafts_from(self.problems(), "llm", self.cfg.problems)[0]
+        return self.problems()
 
     def finish(self, ctx: StepContext) -> StepResult:
         from filters.decide import sft_decision
