@@ -20,21 +20,20 @@ import time
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 ARMS = {
-    "trl-default": {},  # TRL 1.x: gradient_checkpointing on, fp32 on this CPU
-    "no-checkpointing": {"gradient_checkpointing": False},
-    "no-checkpointing-bf16": {"gradient_checkpointing": False, "bf16": True},
+    # TRL 1.x as it comes: gradient checkpointing on, fp32 on this CPU, every position through the LM head
+    "trl-default": {"gradient_checkpointing": True, "compact_head": False},
+    "no-checkpointing": {"gradient_checkpointing": False, "compact_head": False},
+    # as the factory's SFT recipes ship: no checkpointing, only labelled positions through the LM head
+    "shipped": {"gradient_checkpointing": False},
+    # batches of rows of similar length (transformers' LengthGroupedSampler): less padding, other batches
+    "shipped-grouped": {"gradient_checkpointing": False, "train_sampling_strategy": "group_by_length"},
     # one flattened sequence per step, no padding; transformers masks across rows from position_ids
     "padding-free": {"gradient_checkpointing": False, "padding_free": True, "max_length": None},
-    "padding-free-bf16": {"gradient_checkpointing": False, "bf16": True, "padding_free": True, "max_length": None},
-    "padding-free-bf16-batch8": {
-        "gradient_checkpointing": False,
-        "bf16": True,
-        "padding_free": True,
-        "max_length": None,
-        "per_device_train_batch_size": 8,
-    },
-    # more rows per step: larger matrices use the two cores better, but fewer optimizer steps per epoch
-    "no-checkpointing-bf16-batch8": {"gradient_checkpointing": False, "bf16": True, "per_device_train_batch_size": 8},
+    # CPU bf16 autocast: only where the CPU has bf16 instructions (emulated, it is many times slower)
+    "no-checkpointing-bf16": {"gradient_checkpointing": False, "compact_head": False, "bf16": True},
+    "shipped-bf16": {"gradient_checkpointing": False, "bf16": True},
+    # more rows per step: larger matrices, fewer optimizer steps per epoch
+    "shipped-batch8": {"gradient_checkpointing": False, "per_device_train_batch_size": 8},
 }
 
 
@@ -44,7 +43,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8, help="timed steps per arm (after one warm-up step)")
     parser.add_argument("--rows", type=int, default=400, help="worked rows to make when no --dataset is given")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--arms", default=",".join(ARMS))
+    parser.add_argument(
+        "--arms",
+        default="trl-default,no-checkpointing,shipped,shipped-grouped",
+        help=f"comma-separated, of: {', '.join(ARMS)}",
+    )
     args = parser.parse_args()
 
     import torch
@@ -61,8 +64,10 @@ def main() -> None:
         from r1f.executor import LocalExecutor
 
         dataset = f"{work}/worked"
-        config = ColdStartConfig.from_mapping({"method": "worked", "n_problems": args.rows, "out": dataset})
-        LocalExecutor().run(ColdStartStep(), config)
+        config = ColdStartConfig.from_mapping(
+            {"method": "worked", "n_problems": args.rows, "format": "think", "out": dataset}
+        )
+        LocalExecutor().execute(ColdStartStep(config))
 
     class Clock:
         """Called by the SFT stage at the end of each step: the gaps between calls are step times, so the

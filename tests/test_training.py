@@ -1,5 +1,6 @@
 """The TRL stages for a few steps on the embedded model, the evaluator, and bad recipes."""
 
+import contextlib
 import json
 import math
 import time
@@ -300,6 +301,53 @@ def test_the_shared_prompt_pass_gives_trls_log_probs_entropies_and_gradient(mode
     assert torch.allclose(entropies, theirs.entropy[:, -20:], atol=1e-4)
     assert (logps[1, 15:] == 0).all() and (logps[1, :15] < 0).all()  # padding scores 0, as in TRL
     assert (weight.grad - their_grad).norm() <= 1e-4 * their_grad.norm()
+
+
+def test_the_compact_head_gives_trls_loss_metrics_and_gradient_from_the_labelled_positions_only(model_dir):
+    # Oracle: TRL's fused LM head as it runs on CPU (every position projected, unlabelled ones zeroed after).
+    # An SFT batch as TRL's collator lays it out: prompts masked with -100, rows right-padded.
+    import torch
+    from transformers import AutoModelForCausalLM
+    from trl.trainer import utils
+
+    from training.compact_head import labelled_positions_only
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).train()
+    utils.add_fused_lm_head(model, outputs=("log_probs", "entropy", "is_top1"))
+    ids = torch.tensor([list(range(200, 240)), list(range(300, 330)) + [2] * 10])
+    mask = torch.tensor([[1] * 40, [1] * 30 + [0] * 10])
+    labels = ids.masked_fill(mask == 0, -100)
+    labels[0, :25] = -100
+    labels[1, :12] = -100
+    projected = []
+    apply = utils._ChunkedLogProbFunction.apply
+
+    def counting(hidden, *args):  # a spy that calls through: how many positions reach the vocabulary projection
+        projected.append(hidden.shape[0])
+        return apply(hidden, *args)
+
+    weights = (model.lm_head.weight, model.model.layers[3].mlp.down_proj.weight)
+    results = []
+    utils._ChunkedLogProbFunction.apply = counting
+    try:
+        for compact in (False, True):
+            model.zero_grad()
+            with labelled_positions_only() if compact else contextlib.nullcontext():
+                out = model(input_ids=ids, attention_mask=mask, labels=labels, fused_lm_head=True)
+            out.loss.backward()
+            results.append((out, [w.grad.clone() for w in weights]))
+    finally:
+        utils._ChunkedLogProbFunction.apply = apply
+    assert projected == [2 * 39, 15 + 18]  # every shifted position, then only the labelled ones
+    (theirs, their_grads), (ours, our_grads) = results
+    assert torch.allclose(ours.loss, theirs.loss, atol=1e-5)
+    for field in ("log_probs", "entropy"):
+        assert torch.allclose(getattr(ours, field), getattr(theirs, field), atol=1e-4), field
+    assert torch.equal(ours.is_top1, theirs.is_top1) and torch.equal(ours.label_mask, theirs.label_mask)
+    assert ours.label_mask.sum() == 33 and (ours.log_probs[~ours.label_mask] == 0).all()
+    for mine, theirs_grad in zip(our_grads, their_grads):
+        assert (mine - theirs_grad).norm() <= 1e-4 * theirs_grad.norm()
+    assert utils._use_triton(torch.device("cpu")) is False  # TRL's own decision is back after the block
 
 
 def test_shared_prompt_refuses_gradient_checkpointing_in_one_line():

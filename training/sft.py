@@ -10,11 +10,13 @@ pad token equals EOS it gives padding its own token.
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from r1f.errors import ConfigError, DataError
 from r1f.step import Progress
+from training.compact_head import labelled_positions_only
 from training.config import SFTTrainConfig
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -119,7 +121,8 @@ def run_sft(config: SFTTrainConfig, progress: Progress | None = None) -> dict[st
         callbacks=[progress_callback(progress)],
     )
     quiet_trainer(trainer)
-    trainer.train(resume_from_checkpoint=checkpoint)
+    with labelled_positions_only() if config.compact_head else nullcontext():
+        trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model(args.output_dir)
     if trainer.is_world_process_zero():
         tokenizer.save_pretrained(args.output_dir)
