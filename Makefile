@@ -82,11 +82,11 @@ demo: install
 # The suite without the tests marked slow (~15 min on 2 cores); test-slow runs those (the recipe end to end,
 # kills and signals, Ray/accelerate, vLLM: ~20 min); CI (.ci/run) runs both.
 test: install argilla
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow" --durations=25
 	$(VENV)/bin/ruff check .
 
 test-slow: install argilla chromium vllm
-	$(PY) -m pytest -q -m slow
+	$(PY) -m pytest -q -m slow --durations=25
 
 bench: install
 	$(PY) bench/generation.py

@@ -9,10 +9,10 @@ continues where it stopped):
 3. Three SFT datasets of the **same size** N from those samples, N = what the factory keeps:
    (a) factory: the rows ``r1f sample`` kept (correct, R1 rules, language-consistent), then ``r1f curate``
        (dedup, decontamination); (b) raw: N samples drawn at random, unverified; (c) correct-only: N correct
-       samples with no other filter. ``r1f train sft`` on each from the same model, the cold-start one, with the
-       same steps (R1's stage-2 SFT on rejection-sampled data; the tiny-r1 recipe also continues rather than
-       restarting from the base, having tens of rows where the paper had 800k); (d) the cold-start model itself,
-       and the base.
+       samples with no other filter. ``r1f train sft`` on each from the same model with the same steps: the base
+       (``--arms-from base``, the default: what the rows teach from scratch) or the cold-start model
+       (``--arms-from cold_start``: R1's stage-2 SFT continuing, as the tiny-r1 recipe does); (d) the cold-start
+       model itself, and the base.
 4. ``r1f eval`` of every model on the whole 200-problem held-out split (greedy pass@1, format, language,
    truncation; 95% Wilson intervals), and an exact McNemar test per pair of models on the same problems.
 5. Distillation: the cold-start model teaches the base (``r1f distill``); the student is trained and evaluated
@@ -195,6 +195,9 @@ def main() -> None:
         "--arms-from", choices=("base", "cold_start"), default="base", help="the model every data arm starts from"
     )
     parser.add_argument("--arm-lr", type=float, default=1e-4, help="learning rate of the data arms' SFT")
+    parser.add_argument(
+        "--distill-problems", type=int, default=320, help="problems the teacher answers twice each for the student"
+    )
     parser.add_argument("--student-steps", type=int, default=100, help="SFT steps of the distilled student")
     parser.add_argument("--grpo-steps", type=int, default=40)
     parser.add_argument("--max-new-tokens", type=int, default=160)
@@ -308,7 +311,7 @@ def main() -> None:
         "--problems",
         "builtin",
         "--n-problems",
-        str(args.problems),
+        str(args.distill_problems),
         "--problem-seed",
         "2",
         "--n",
@@ -425,9 +428,10 @@ def main() -> None:
         f"**{total / 60:.1f} min**: {kept_cs} worked cold-start rows, {args.cold_start_steps} SFT steps; "
         f"{args.problems} problems x k={args.k} samples from the cold-start model; {args.steps} SFT steps per data "
         f"arm from the {args.arms_from.replace('_', '-')} model (lr {args.arm_lr:g}, batch 4); "
-        f"student {args.student_steps} steps from the base; "
+        f"student {args.student_steps} steps from the base on the teacher's verified answers to "
+        f"{args.distill_problems} problems x 2; "
         f"{args.grpo_steps} GRPO steps; SFT {'under bf16 autocast' if SFT_BF16 else 'in fp32'} without gradient "
-        f"checkpointing; greedy evaluation on the 200 held-out problems, "
+        f"checkpointing, the LM head on labelled positions only; greedy evaluation on the 200 held-out problems, "
         f"{tokens} new tokens. Command: `.venv/bin/python bench/data_to_models.py "
         f"{' '.join(sys.argv[1:])}`.",
         "",
