@@ -10,7 +10,7 @@ import pytest
 from r1f.io import read_rows
 from tests.conftest import run_r1f
 from tests.test_coldstart import write_messy
-from training.config import GRPOTrainConfig
+from training.config import GRPOTrainConfig, emulated_bf16_notice
 
 TINY_GRPO = [
     "--set",
@@ -376,3 +376,11 @@ def test_every_shipped_grpo_recipe_loads_and_passes_the_rollout_checks():
         config.validate()
         if config.rollout == "factory":
             check_rollout_args(config.trl_kwargs("out"))
+
+
+def test_bf16_on_a_cpu_without_bf16_instructions_is_named_before_it_trains_slowly():
+    # the flag sets stand for two CPUs: this machine has one of them, never both
+    notice = emulated_bf16_notice(True, {"avx2", "fma"})
+    assert notice and "emulated" in notice and "bf16=false" in notice
+    assert emulated_bf16_notice(True, {"avx2", "avx512_bf16"}) is None
+    assert emulated_bf16_notice(False, {"avx2"}) is None

@@ -325,5 +325,23 @@ def device_defaults(trl: dict[str, Any]) -> dict[str, Any]:
         out.setdefault("use_cpu", True)
         out["bf16"] = bool(out.get("bf16"))
         out.setdefault("fp16", False)
+        notice = emulated_bf16_notice(out["bf16"])
+        if notice:
+            from r1f.console import console
+
+            console.print(f"[yellow]{notice}[/yellow]")
     out.setdefault("report_to", [])
     return out
+
+
+def emulated_bf16_notice(bf16: bool, flags: set[str] | None = None) -> str | None:
+    """A CPU without bf16 instructions emulates bf16 autocast: the recipe still runs, but a step that
+    took 11 s in fp32 took ~160 s on an AVX2 EPYC (bench/RESULTS.md), so the user should hear why."""
+    from generators.engines.cpu import native_bf16
+
+    if not bf16 or native_bf16(flags):
+        return None
+    return (
+        "bf16=true on a CPU without bf16 instructions (no avx512_bf16/amx_bf16): autocast is emulated and "
+        "a step is many times slower than fp32; drop bf16 (or --set bf16=false) to train in fp32"
+    )
