@@ -86,6 +86,7 @@ def test_pairs_from_r1f_sample_train_two_dpo_steps(tmp_path, easy_problems):
         report_to=[],
         save_strategy="no",
         use_cpu=True,
+        bf16=False,  # DPOConfig defaults to bf16: on a CPU without bf16 instructions a step took 168 s, not 19
     )
     trainer = DPOTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer)
     trainer.train()
