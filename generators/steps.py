@@ -191,8 +191,15 @@ class GeneratingStep(Step):
         return RunStore(self.store_root())
 
     def _generate(
-        self, rows: list[dict[str, Any]], shard: tuple[int, int], ctx: StepContext, on_rows: Any = None
+        self,
+        rows: list[dict[str, Any]],
+        shard: tuple[int, int],
+        ctx: StepContext,
+        on_rows: Any = None,
+        tokens_before: int = 0,
     ) -> RunSummary:
+        """``tokens_before``: what the shards already generated, so the bar's last word is not "0 new tokens"
+        when the collecting pass finds every row done."""
         from generators.generate import generate_rows
 
         params = self.config.params()  # type: ignore[attr-defined]
@@ -206,7 +213,7 @@ class GeneratingStep(Step):
             prompt=self.prompt(),
             generator=self.generator(),
             shard=shard,
-            on_chunk=lambda done, total, tokens: ctx.report(done, total, f"{tokens} new tokens"),
+            on_chunk=lambda done, total, tokens: ctx.report(done, total, f"{tokens_before + tokens} new tokens"),
             on_rows=on_rows,
         )
 
@@ -230,8 +237,9 @@ class GeneratingStep(Step):
     def collect(self, ctx: StepContext) -> RunSummary:
         """Every generated row of this round, with the counts of what the shards generated."""
         rows = self.to_generate()
-        summary = self._generate(rows, (0, 1), ctx) if rows else RunSummary(out_dir=self.output, rows=[])
         shard = ctx.stats.extra
+        before = int(shard.get("new_tokens", 0))
+        summary = self._generate(rows, (0, 1), ctx, tokens_before=before) if rows else RunSummary(self.output, [])
         summary.generated = int(shard.get("generated", 0)) + summary.generated
         summary.reused = max(0, len(summary.rows) - summary.generated)
         summary.new_tokens += int(shard.get("new_tokens", 0))
