@@ -238,11 +238,14 @@ class GeneratingStep(Step):
         """Every generated row of this round, with the counts of what the shards generated."""
         rows = self.to_generate()
         shard = ctx.stats.extra
-        before = int(shard.get("new_tokens", 0))
-        summary = self._generate(rows, (0, 1), ctx, tokens_before=before) if rows else RunSummary(self.output, [])
+        shard_tokens = int(shard.get("new_tokens", 0))
+        if rows:
+            summary = self._generate(rows, (0, 1), ctx, tokens_before=shard_tokens)
+        else:
+            summary = RunSummary(out_dir=self.output, rows=[])
         summary.generated = int(shard.get("generated", 0)) + summary.generated
         summary.reused = max(0, len(summary.rows) - summary.generated)
-        summary.new_tokens += int(shard.get("new_tokens", 0))
+        summary.new_tokens += shard_tokens
         summary.generation_seconds += float(shard.get("generation_seconds", 0.0))
         return summary
 
