@@ -124,6 +124,23 @@ def test_bad_inputs_give_one_line_errors(tmp_path, existing_dataset):
     assert read_rows(existing_dataset) == [{"id": "x", "completion": "kept"}]
 
 
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["eval", "smollm2-135m", "--bogus"], "No such option: --bogus"),
+        (["eval"], "Missing argument"),
+        (["no-such-command"], "No such command 'no-such-command'"),
+        (["train"], "r1f train [OPTIONS] COMMAND"),
+    ],
+)
+def test_command_line_mistakes_get_click_usage_errors_not_tracebacks(argv, needle):
+    # typer >= 0.2x raises its vendored click's exceptions, which the entry point once let through as tracebacks
+    result = run_r1f(*argv)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stdout + result.stderr
+    assert needle in result.stdout + result.stderr
+
+
 def test_progress_off_a_terminal_prints_plain_lines():
     """Written to a log, rich draws a bar only at the end; the factory's bar says how far it is meanwhile."""
     import io

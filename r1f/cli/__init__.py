@@ -12,7 +12,6 @@ import errno
 import os
 import sys
 
-import click
 import typer
 
 from r1f.errors import Interrupted, R1FactoryError
@@ -38,6 +37,22 @@ def _register() -> None:
 _register()
 
 
+def _usage_and_abort_types() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """Usage errors and aborts as this typer raises them: typer >= 0.2x vendors click (``typer._click``), whose
+    exceptions are not click's own, so catching ``click.ClickException`` alone let a mistyped option end in a
+    traceback."""
+    usage: list[type[BaseException]] = [typer.TyperException] if hasattr(typer, "TyperException") else []
+    aborts: list[type[BaseException]] = [typer.Abort]
+    try:
+        import click
+    except ImportError:  # typer that vendors click does not install it
+        pass
+    else:
+        usage.append(click.exceptions.ClickException)
+        aborts.append(click.exceptions.Abort)
+    return tuple(usage), tuple(aborts)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning user-fixable errors into one line and signals into a clean stop."""
     # OpenMP threads that spin while waiting collapse when other work shares the cores (generation beside
@@ -46,6 +61,8 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from r1f.console import console
     from r1f.signals import graceful
+
+    usage_errors, aborts = _usage_and_abort_types()
 
     try:
         with graceful():
@@ -70,10 +87,13 @@ def main(argv: list[str] | None = None) -> None:
             f"error: no space left on the device{where}; finished work is kept: free some space and run again\n"
         )
         sys.exit(1)
-    except click.exceptions.Abort:
+    except aborts:
         sys.stderr.write("aborted\n")
         sys.exit(130)
-    except click.exceptions.ClickException as err:
-        err.show()
-        sys.exit(err.exit_code)
+    except usage_errors as err:
+        if hasattr(err, "show"):
+            err.show()  # click's form: usage, a hint to --help, the error
+        else:
+            sys.stderr.write(f"error: {redact(err.format_message())}\n")
+        sys.exit(getattr(err, "exit_code", 2))
     sys.exit(code if isinstance(code, int) else 0)
