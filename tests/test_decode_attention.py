@@ -93,7 +93,7 @@ def test_an_unknown_decode_attention_is_refused():
         TransformersEngine(decode_attention="flash")
 
 
-def test_without_a_working_compiler_the_engine_uses_sdpa_and_says_so(model_dir):
+def test_without_a_working_compiler_the_engine_uses_sdpa_and_torchs_matmul_and_says_so(model_dir):
     # a real broken compiler (`false` exits 1), in a fresh process so this one keeps its compiled kernel
     script = (
         "import json, logging\n"
@@ -106,8 +106,10 @@ def test_without_a_working_compiler_the_engine_uses_sdpa_and_says_so(model_dir):
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), env.get("PYTHONPATH")]))
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.strip().splitlines()[-1])["attention"] == "sdpa"
+    identity = json.loads(done.stdout.strip().splitlines()[-1])
+    assert identity["attention"] == "sdpa" and identity["linear"] == "torch"
     assert "decode attention kernel unavailable" in done.stderr and "torch SDPA" in done.stderr
+    assert "decode linear kernel unavailable" in done.stderr and "torch's matmul" in done.stderr
 
 
 def test_lengths_past_the_cached_width_are_refused_before_the_c_side_reads():

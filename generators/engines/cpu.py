@@ -97,14 +97,14 @@ def measure_bf16(threads: int) -> dict[str, Any]:
     }
 
 
-def auto_cpu_dtype(threads: int) -> str:
-    """fp32 unless this CPU has native bf16 and bf16 measured faster here; measured once, then read back."""
-    name, flags = _cpuinfo()
-    if not native_bf16(flags):
-        return "float32"
+def remembered(filename: str, threads: int, measure: Any, valid: Any) -> dict[str, Any]:
+    """A per-CPU verdict: read back from ``filename`` in the cache directory when one exists for this CPU model,
+    thread count and torch version (``valid`` says whether a stored one is usable), else ``measure(threads)``,
+    stored for next time."""
     from generators.models import cache_dir
 
-    path = cache_dir() / "cpu-dtype.json"
+    name, _ = _cpuinfo()
+    path = cache_dir() / filename
     try:
         from importlib.metadata import version
 
@@ -116,9 +116,9 @@ def auto_cpu_dtype(threads: int) -> str:
         known = json.loads(path.read_text())
     except (OSError, ValueError):
         known = {}
-    if isinstance(known.get(key), dict) and known[key].get("dtype") in ("float32", "bfloat16"):
-        return known[key]["dtype"]
-    verdict = measure_bf16(threads)
+    if isinstance(known.get(key), dict) and valid(known[key]):
+        return known[key]
+    verdict = measure(threads)
     known[key] = verdict
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -127,4 +127,12 @@ def auto_cpu_dtype(threads: int) -> str:
         tmp.replace(path)
     except OSError:
         pass  # a read-only cache only means measuring again next time
+    return verdict
+
+
+def auto_cpu_dtype(threads: int) -> str:
+    """fp32 unless this CPU has native bf16 and bf16 measured faster here; measured once, then read back."""
+    if not native_bf16(_cpuinfo()[1]):
+        return "float32"
+    verdict = remembered("cpu-dtype.json", threads, measure_bf16, lambda v: v.get("dtype") in ("float32", "bfloat16"))
     return verdict["dtype"]

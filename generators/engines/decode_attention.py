@@ -6,32 +6,27 @@ three query heads, streams the bf16 cache at ~6 GB/s where this class of machine
 (bench/RESULTS.md). ``decode_attention.c`` reads each row only up to its own length and lets the
 query heads of a group share every key and value it loads: 3x SDPA's speed on the engine's shapes.
 
-The source is compiled on first use with the machine's C compiler, for this CPU (``-march=native``),
-into the cache directory under a name that hashes the source, the compiler and the CPU, so a shared
-home on another machine compiles its own. Where no compiler works the engine keeps SDPA and says
-so once; ``decode_attention: sdpa`` asks for SDPA outright. The two differ in float rounding, so
-the engine's identity names which one ran (rows of the two never mix in one resumed run).
+The source is compiled on first use for this CPU (``generators/engines/kernels.py``). Where no
+compiler works the engine keeps SDPA and says so once; ``decode_attention: sdpa`` asks for SDPA outright.
+The two differ in float rounding, so the engine's identity names which one ran (rows of the two never mix
+in one resumed run).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import hashlib
 import logging
-import os
-import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from generators.engines import kernels
+
 log = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).with_suffix(".c")
-#: -fassociative-math lets the compiler vectorise the dot products' sums; no -ffast-math: softmax needs infinities
-FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fassociative-math", "-fno-signed-zeros", "-fno-trapping-math"]
 #: the name the engine registers the attention function under in transformers' AttentionInterface
 NAME = "r1f_slots"
 #: what the C side takes (query heads per KV head, head dim)
@@ -40,51 +35,12 @@ MAX_GROUP, MAX_DIM = 16, 256
 _library: Any = None  # None: not tried yet; False: tried and unavailable
 
 
-def _compiler() -> str | None:
-    return os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
-
-
-def _build(compiler: str) -> Path:
-    from generators.engines.cpu import _cpuinfo
-    from generators.models import cache_dir
-
-    version = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=30).stdout
-    name, flags = _cpuinfo()
-    key = hashlib.sha256(
-        "\0".join([SOURCE.read_text(), compiler, version, name, " ".join(sorted(flags)), *FLAGS]).encode()
-    ).hexdigest()[:16]
-    target = cache_dir() / "kernels" / f"decode-attention-{key}.so"
-    if target.exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # compile beside the target and rename: two processes compiling at once each write their own file
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".build-", suffix=".so")
-    os.close(fd)
-    try:
-        done = subprocess.run(
-            [compiler, *FLAGS, "-shared", "-fPIC", "-o", tmp, str(SOURCE), "-lpthread", "-lm"],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if done.returncode != 0:
-            raise OSError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"rc {done.returncode}")
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return target
-
-
 def library() -> Any:
     """The compiled kernel, or None where this machine cannot build it (reported once)."""
     global _library
     if _library is None:
-        compiler = _compiler()
         try:
-            if compiler is None:
-                raise OSError("no C compiler (cc, gcc or clang) on PATH")
-            lib = ctypes.CDLL(str(_build(compiler)))
+            lib = kernels.load(SOURCE)
             lib.r1f_decode_attention.restype = ctypes.c_int
             _library = lib
         except (OSError, subprocess.SubprocessError) as err:

@@ -51,8 +51,17 @@ class TransformersOptions(EngineOptions):
         "torch SDPA on the slot cache; else SDPA) or sdpa.",
     )
 
+    decode_linear: str = option(
+        "auto",
+        help="Thin fp32 matmuls of decode steps on CPU: auto (the factory's C kernel where it measured faster than "
+        "torch's on this CPU, once, remembered; 2-3x on AMD CPUs, whose MKL path for thin matrices is slow), "
+        "kernel, or torch.",
+    )
+
     def validate(self) -> None:
         super().validate()
+        if self.decode_linear not in ("auto", "kernel", "torch"):
+            raise ConfigError(f"decode_linear must be auto, kernel or torch, got {self.decode_linear!r}")
         if self.decode_attention not in ("auto", "sdpa"):
             raise ConfigError(f"decode_attention must be auto or sdpa, got {self.decode_attention!r}")
         if self.max_active < 1 or self.max_batch_tokens < 1:

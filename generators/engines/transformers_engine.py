@@ -19,7 +19,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from generators.engines import decode_attention
+from generators.engines import decode_attention, decode_linear
 from generators.engines.base import PROMPT_TOO_LONG, Completion, Engine, SamplingParams
 from generators.engines.cpu import auto_cpu_dtype, cpu_threads
 from generators.engines.options import TransformersOptions, engine_options
@@ -158,6 +158,7 @@ class TransformersEngine(Engine):
         self._model: Any = None
         self._slot_layer: type | None = None
         self._kernel: bool | None = None  # decode steps through generators/engines/decode_attention.c
+        self._linear: bool | None = None  # thin matmuls through generators/engines/decode_linear.c
 
     @property
     def tokenizer(self) -> Any:
@@ -198,7 +199,7 @@ class TransformersEngine(Engine):
 
         self._model = model
         self.device = next(model.parameters()).device
-        self._kernel = None  # decided again for this model
+        self._kernel = self._linear = None  # decided again for this model
         if self.device.type == "cpu" and self.threads:
             torch.set_num_threads(self.threads)
         if tokenizer is not None:
@@ -221,6 +222,7 @@ class TransformersEngine(Engine):
             "batching": [self.batch_size, self.max_active, self.max_batch_tokens],
             "decode": DECODE_VERSION,
             "attention": "kernel" if self.decode_kernel() else "sdpa",
+            "linear": "kernel" if self.linear_kernel() else "torch",
         }
 
     def decode_kernel(self) -> bool:
@@ -238,6 +240,25 @@ class TransformersEngine(Engine):
                 device = self._device_name()
             self._kernel = self.options.decode_attention == "auto" and decode_attention.supports(config, dtype, device)
         return self._kernel
+
+    def linear_kernel(self) -> bool:
+        """Whether the engine's passes send thin fp32 matmuls to the C kernel: ``decode_linear: kernel``, or
+        ``auto`` where it measured faster than torch's on this CPU; never on another device or dtype."""
+        if self._linear is None:
+            import torch
+
+            if self._model is not None:
+                dtype, device = next(self._model.parameters()).dtype, self.device.type
+            else:
+                dtype, device = getattr(torch, self.dtype_name), torch.device(self._device_name()).type
+            choice = self.options.decode_linear
+            usable = choice != "torch" and dtype == torch.float32 and device == "cpu"
+            if usable and choice == "kernel":
+                usable = decode_linear.library() is not None
+            elif usable:
+                usable = decode_linear.pays(self.threads or cpu_threads())
+            self._linear = usable
+        return self._linear
 
     def encode(self, prompt: Messages) -> list[int]:
         """Token ids of a chat prompt; a trailing assistant message is continued, not closed."""
@@ -281,7 +302,8 @@ class TransformersEngine(Engine):
         if not params.greedy:
             generator = torch.Generator(device=self.device)
             generator.manual_seed(int(stable_id(params.seed, [list(e) for e in encoded], length=12), 16))
-        with torch.inference_mode():
+        linear = decode_linear.dispatching(self.model) if self.linear_kernel() else contextlib.nullcontext()
+        with torch.inference_mode(), linear:
             outputs = self._decode([list(encoded[i]) for i, _ in seqs], params, generator, [i for i, _ in seqs])
         for (i, j), out in zip(seqs, outputs):
             result[i][j] = out
