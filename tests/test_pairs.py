@@ -40,11 +40,8 @@ def test_shortest_correct_against_incorrect_or_longest():
     assert not is_good(rows[3]) and not is_good(rows[4])
 
 
-def test_pairs_from_r1f_sample_train_two_dpo_steps(tmp_path, easy_problems):
-    sampled = tmp_path / "rs"
-    args = ["--n-problems", "8", "--k", "4", "--max-new-tokens", "128", "--dtype", "float32"]  # fp32: same luck
-    result = run_r1f("sample", "--problems", easy_problems, *args, "--out", str(sampled))
-    assert result.returncode == 0, result.stderr
+def test_pairs_from_r1f_sample_train_two_dpo_steps(tmp_path, easy_sampled):
+    sampled = easy_sampled
     out = tmp_path / "pairs"
     result = run_r1f("pairs", str(sampled), "--out", str(out), "--pairs-per-problem", "2")
     assert result.returncode == 0, result.stderr
