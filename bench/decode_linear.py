@@ -6,7 +6,7 @@ the weight that each call reads it from memory as a decode step does (a warm, ca
 both). Part 2 runs the transformers engine on the same prompts with ``decode_linear: torch`` and ``kernel``,
 alternately, and reports tokens per second and whether the completions are the same.
 
-    .venv/bin/python bench/decode_linear.py [--threads 2] [--rows 1,4,10,32,64,128] [--prompts 10,64]
+    .venv/bin/python bench/decode_linear.py [--threads 2] [--rows 1,4,10,32,64,128] [--prompts 10,32]
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rows", default="1,4,10,32,64,128", help="row counts for the matmul table")
-    parser.add_argument("--prompts", default="10,64", help="prompt counts for the engine runs ('' skips them)")
+    parser.add_argument("--prompts", default="10,32", help="prompt counts for the engine runs ('' skips them)")
     parser.add_argument("--max-new-tokens", type=int, default=96)
     args = parser.parse_args()
 

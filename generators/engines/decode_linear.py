@@ -35,9 +35,9 @@ SOURCE = Path(__file__).with_suffix(".c")
 MARGIN = 0.85
 #: weights of at least this many elements (an LM head) take up to HEAD_ROWS rows, one row included
 HEAD_SIZE, HEAD_ROWS = 8_000_000, 128
-#: weights of at least this many elements (an MLP projection) take 2 to LAYER_ROWS rows; smaller ones stay with
-#: torch, whose fixed cost per call is lower (576 x 576 measured a tie, 192 x 576 slower)
-LAYER_SIZE, LAYER_ROWS = 65_536, 64
+#: weights of at least this many elements (attention q/o, the MLP) take 2 to LAYER_ROWS rows; one row is torch's
+#: gemv, and smaller weights (k/v, 192 x 576) measured no faster in C (bench/decode_linear.py)
+LAYER_SIZE, LAYER_ROWS = 300_000, 32
 
 _library: Any = None  # None: not tried yet; False: tried and unavailable
 
