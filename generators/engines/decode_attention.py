@@ -16,15 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import logging
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from generators.engines import kernels
-
-log = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).with_suffix(".c")
 #: the name the engine registers the attention function under in transformers' AttentionInterface
@@ -32,21 +28,8 @@ NAME = "r1f_slots"
 #: what the C side takes (query heads per KV head, head dim)
 MAX_GROUP, MAX_DIM = 16, 256
 
-_library: Any = None  # None: not tried yet; False: tried and unavailable
-
-
-def library() -> Any:
-    """The compiled kernel, or None where this machine cannot build it (reported once)."""
-    global _library
-    if _library is None:
-        try:
-            lib = kernels.load(SOURCE)
-            lib.r1f_decode_attention.restype = ctypes.c_int
-            _library = lib
-        except (OSError, subprocess.SubprocessError) as err:
-            log.warning("decode attention kernel unavailable (%s); the transformers engine uses torch SDPA", err)
-            _library = False
-    return _library or None
+#: the compiled kernel, or None where this machine cannot build it (reported once)
+library = kernels.Kernel(SOURCE, "r1f_decode_attention", "decode attention kernel", "torch SDPA")
 
 
 def supports(config: Any, dtype: Any, device: Any) -> bool:

@@ -19,16 +19,12 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import logging
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from generators.engines import kernels
-
-log = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).with_suffix(".c")
 #: the kernel is chosen when its timed matmuls take at most this fraction of torch's
@@ -39,21 +35,8 @@ HEAD_SIZE, HEAD_ROWS = 8_000_000, 128
 #: gemv, and smaller weights (k/v, 192 x 576) measured no faster in C (bench/decode_linear.py)
 LAYER_SIZE, LAYER_ROWS = 300_000, 32
 
-_library: Any = None  # None: not tried yet; False: tried and unavailable
-
-
-def library() -> Any:
-    """The compiled kernel, or None where this machine cannot build it (reported once)."""
-    global _library
-    if _library is None:
-        try:
-            lib = kernels.load(SOURCE)
-            lib.r1f_linear.restype = ctypes.c_int
-            _library = lib
-        except (OSError, subprocess.SubprocessError) as err:
-            log.warning("decode linear kernel unavailable (%s); the transformers engine uses torch's matmul", err)
-            _library = False
-    return _library or None
+#: the compiled kernel, or None where this machine cannot build it (reported once)
+library = kernels.Kernel(SOURCE, "r1f_linear", "decode linear kernel", "torch's matmul")
 
 
 def rows_taken(out_features: int, in_features: int) -> tuple[int, int]:

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import logging
 import os
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
 
 #: -fassociative-math lets the compiler vectorise sums; no -ffast-math: softmax needs infinities
 FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fassociative-math", "-fno-signed-zeros", "-fno-trapping-math"]
@@ -64,3 +68,23 @@ def build(source: Path) -> Path:
 def load(source: Path) -> ctypes.CDLL:
     """Build ``source`` if needed and load it (raises OSError or SubprocessError when it cannot be)."""
     return ctypes.CDLL(str(build(source)))
+
+
+class Kernel:
+    """One C source's library, built and loaded on first call; None where this machine cannot build it, said once
+    as "<what> unavailable (why); the transformers engine uses <fallback>"."""
+
+    def __init__(self, source: Path, symbol: str, what: str, fallback: str) -> None:
+        self.source, self.symbol, self.what, self.fallback = source, symbol, what, fallback
+        self._library: Any = None  # None: not tried yet; False: tried and unavailable
+
+    def __call__(self) -> Any:
+        if self._library is None:
+            try:
+                lib = load(self.source)
+                getattr(lib, self.symbol).restype = ctypes.c_int
+                self._library = lib
+            except (OSError, subprocess.SubprocessError) as err:
+                log.warning("%s unavailable (%s); the transformers engine uses %s", self.what, err, self.fallback)
+                self._library = False
+        return self._library or None
