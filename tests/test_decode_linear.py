@@ -68,7 +68,7 @@ def test_the_kernel_is_deterministic_across_threads_and_batch_company():
         assert torch.equal(decode_linear.linear(x[r : r + 1], weight, bias), one[r : r + 1])
 
 
-def test_dispatching_routes_only_thin_inference_matmuls_and_puts_everything_back():
+def test_dispatching_routes_only_thin_inference_matmuls_and_puts_everything_back(monkeypatch):
     model = torch.nn.Sequential(torch.nn.Linear(576, 1536), torch.nn.Linear(1536, 49152, bias=False))
     model.append(torch.nn.Linear(8, 8))  # too small to pay: stays with torch
     calls = []
@@ -78,22 +78,19 @@ def test_dispatching_routes_only_thin_inference_matmuls_and_puts_everything_back
         calls.append((x.numel() // weight.shape[1], weight.shape[0]))
         return real(x, weight, bias)
 
-    decode_linear.linear = counting  # a spy around the real kernel, to see which calls reach it
-    try:
-        with decode_linear.dispatching(model), torch.inference_mode():
-            for rows in (1, 4, 200):
-                x = torch.randn(rows, 576)
-                assert torch.allclose(
-                    model[1](model[0](x)),
-                    F.linear(F.linear(x, model[0].weight, model[0].bias), model[1].weight),
-                    atol=1e-3,
-                )
-            model[2](torch.randn(4, 8))
-        with decode_linear.dispatching(model):
-            out = model[0](torch.randn(4, 576, requires_grad=True))  # training: autograd needs torch's own op
-            assert out.grad_fn is not None
-    finally:
-        decode_linear.linear = real
+    monkeypatch.setattr(decode_linear, "linear", counting)  # a spy around the real kernel: which calls reach it
+    with decode_linear.dispatching(model), torch.inference_mode():
+        for rows in (1, 4, 200):
+            x = torch.randn(rows, 576)
+            assert torch.allclose(
+                model[1](model[0](x)),
+                F.linear(F.linear(x, model[0].weight, model[0].bias), model[1].weight),
+                atol=1e-3,
+            )
+        model[2](torch.randn(4, 8))
+    with decode_linear.dispatching(model):
+        out = model[0](torch.randn(4, 576, requires_grad=True))  # training: autograd needs torch's own op
+        assert out.grad_fn is not None
     # 1 row: only the head (an MLP's single row is torch's gemv); 4 rows: both; 200 rows: neither
     assert calls == [(1, 49152), (4, 1536), (4, 49152)]
     assert all("forward" not in vars(m) for m in model)

@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -77,24 +78,37 @@ def _time_matmuls(dtype: Any, threads: int, rounds: int = 5) -> float:
         torch.set_num_threads(previous)
 
 
-def measure_bf16(threads: int) -> dict[str, Any]:
-    """Time fp32 and bf16 matmuls alternately (so load from other work hits both alike); the verdict and its numbers."""
+def timed_ratio(baseline: Callable[[int], float], candidate: Callable[[int], float], rounds: int) -> float:
+    """``candidate``'s best time over ``baseline``'s. Each is called with a number of rounds and returns seconds:
+    once with 1 as a warm-up (first calls allocate and pick kernels), then three times with ``rounds``,
+    alternately, so load from other work hits both alike."""
+    baseline(1)
+    candidate(1)
+    theirs, ours = [], []
+    for _ in range(3):
+        theirs.append(baseline(rounds))
+        ours.append(candidate(rounds))
+    return min(ours) / min(theirs)
+
+
+def verdict(threads: int, **fields: Any) -> dict[str, Any]:
+    """A measured verdict with what it was measured under, as :func:`remembered` stores it."""
     import torch
 
-    fp32, bf16 = [], []
-    _time_matmuls(torch.float32, threads, rounds=1)  # warm-up: first calls allocate and pick kernels
-    _time_matmuls(torch.bfloat16, threads, rounds=1)
-    for _ in range(3):
-        fp32.append(_time_matmuls(torch.float32, threads))
-        bf16.append(_time_matmuls(torch.bfloat16, threads))
-    ratio = min(bf16) / min(fp32)
-    return {
-        "dtype": "bfloat16" if ratio <= BF16_MARGIN else "float32",
-        "bf16_over_fp32_time": round(ratio, 3),
-        "threads": threads,
-        "torch": torch.__version__,
-        "measured": time.strftime("%Y-%m-%dT%H:%M:%S"),
-    }
+    return {**fields, "threads": threads, "torch": torch.__version__, "measured": time.strftime("%Y-%m-%dT%H:%M:%S")}
+
+
+def measure_bf16(threads: int) -> dict[str, Any]:
+    """Time fp32 and bf16 matmuls alternately; the verdict and its numbers."""
+    import torch
+
+    ratio = timed_ratio(
+        lambda rounds: _time_matmuls(torch.float32, threads, rounds),
+        lambda rounds: _time_matmuls(torch.bfloat16, threads, rounds),
+        rounds=5,
+    )
+    dtype = "bfloat16" if ratio <= BF16_MARGIN else "float32"
+    return verdict(threads, dtype=dtype, bf16_over_fp32_time=round(ratio, 3))
 
 
 def remembered(filename: str, threads: int, measure: Any, valid: Any) -> dict[str, Any]:

@@ -54,9 +54,6 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Any:
     import torch
 
     out_features, in_features = weight.shape
-    rows = x.reshape(-1, in_features)
-    if rows.stride(-1) != 1 or (rows.shape[0] > 1 and rows.stride(0) < in_features):
-        rows = rows.contiguous()
     if not (
         x.dtype == weight.dtype == torch.float32
         and weight.is_contiguous()
@@ -67,6 +64,9 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Any:
             f"decode linear: input {tuple(x.shape)} {x.dtype}, weight {tuple(weight.shape)} {weight.dtype} "
             "do not fit together (fp32, contiguous weight [out, in])"
         )
+    rows = x.reshape(-1, in_features)
+    if rows.stride(-1) != 1 or (rows.shape[0] > 1 and rows.stride(0) < in_features):
+        rows = rows.contiguous()
     y = torch.empty((rows.shape[0], out_features), dtype=torch.float32, device=x.device)
     pointer, i64 = ctypes.c_void_p, ctypes.c_int64
     rc = library().r1f_linear(
@@ -145,23 +145,11 @@ def _time(threads: int, kernel: bool, rounds: int = 3) -> float:
 
 
 def measure(threads: int) -> dict[str, Any]:
-    """Time torch's matmul and the kernel alternately (so load from other work hits both alike); the verdict."""
-    import torch
+    """Time torch's matmul and the kernel alternately; the verdict and its numbers."""
+    from generators.engines.cpu import timed_ratio, verdict
 
-    _time(threads, False, rounds=1)  # warm-up: first calls allocate and pick kernels
-    _time(threads, True, rounds=1)
-    ours, theirs = [], []
-    for _ in range(3):
-        theirs.append(_time(threads, False))
-        ours.append(_time(threads, True))
-    ratio = min(ours) / min(theirs)
-    return {
-        "linear": "kernel" if ratio <= MARGIN else "torch",
-        "kernel_over_torch_time": round(ratio, 3),
-        "threads": threads,
-        "torch": torch.__version__,
-        "measured": time.strftime("%Y-%m-%dT%H:%M:%S"),
-    }
+    ratio = timed_ratio(lambda rounds: _time(threads, False, rounds), lambda rounds: _time(threads, True, rounds), 3)
+    return verdict(threads, linear="kernel" if ratio <= MARGIN else "torch", kernel_over_torch_time=round(ratio, 3))
 
 
 def pays(threads: int) -> bool:
