@@ -35,6 +35,15 @@ def engine(model_dir: str):
     return TransformersEngine(model="smollm2-135m", dtype="float32", batch_size=4, max_active=4)
 
 
+def engine_like(engine, **options):
+    """An engine as the session's ``engine`` fixture, with ``options`` changed, over its already loaded model."""
+    from generators.engines.transformers_engine import TransformersEngine
+
+    other = TransformersEngine(model="smollm2-135m", dtype="float32", batch_size=4, max_active=4, **options)
+    other.adopt(engine.model, engine.tokenizer)
+    return other
+
+
 def run_r1f(*args: str, cwd: Path | None = None, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
     """Run the real ``r1f`` entry point in a fresh process, as a user would."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}

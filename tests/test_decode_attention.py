@@ -14,6 +14,7 @@ from generators.engines import SamplingParams, decode_attention
 from generators.problems import make_problems
 from generators.prompts import build_prompt
 from r1f.errors import ConfigError
+from tests.conftest import engine_like
 
 
 def _slots(rows, heads, kv_heads, dim, dtype, seed=0):
@@ -71,17 +72,12 @@ def test_the_kernel_is_deterministic_across_threads_and_batch_company():
 
 
 def test_engine_greedy_output_is_the_same_with_the_kernel_and_with_sdpa_in_fp32(engine):
-    from generators.engines.transformers_engine import TransformersEngine
-
     prompts = [build_prompt("plain", p["problem"]) for p in make_problems(6, seed=11, languages=["en", "zh"])]
     params = SamplingParams(max_new_tokens=24)
     assert engine.identity()["attention"] == "kernel"
     ours = engine.generate(prompts, params)
     assert engine.model.config._attn_implementation == "sdpa"  # put back after the decode steps
-    sdpa = TransformersEngine(
-        model="smollm2-135m", dtype="float32", batch_size=4, max_active=4, decode_attention="sdpa"
-    )
-    sdpa.adopt(engine.model, engine.tokenizer)
+    sdpa = engine_like(engine, decode_attention="sdpa")
     assert sdpa.identity()["attention"] == "sdpa"  # rows of the two never share a resumed run
     assert [c[0].text for c in sdpa.generate(prompts, params)] == [c[0].text for c in ours]
 

@@ -15,6 +15,7 @@ from generators.engines import SamplingParams, decode_linear
 from generators.problems import make_problems
 from generators.prompts import build_prompt
 from r1f.errors import ConfigError
+from tests.conftest import engine_like
 
 
 def _weights(out_features, in_features, rows, seed=0):
@@ -97,21 +98,13 @@ def test_dispatching_routes_only_thin_inference_matmuls_and_puts_everything_back
 
 
 def test_engine_greedy_output_is_the_same_with_the_kernel_and_with_torch_in_fp32(engine):
-    from generators.engines.transformers_engine import TransformersEngine
-
     prompts = [build_prompt("plain", p["problem"]) for p in make_problems(6, seed=11, languages=["en", "zh"])]
     params = SamplingParams(max_new_tokens=24)
-    kernel = TransformersEngine(
-        model="smollm2-135m", dtype="float32", batch_size=4, max_active=4, decode_linear="kernel"
-    )
-    kernel.adopt(engine.model, engine.tokenizer)
+    kernel = engine_like(engine, decode_linear="kernel")
     assert kernel.identity()["linear"] == "kernel"
     ours = kernel.generate(prompts, params)
     assert all("forward" not in vars(m) for m in engine.model.modules())  # put back after the passes
-    torch_engine = TransformersEngine(
-        model="smollm2-135m", dtype="float32", batch_size=4, max_active=4, decode_linear="torch"
-    )
-    torch_engine.adopt(engine.model, engine.tokenizer)
+    torch_engine = engine_like(engine, decode_linear="torch")
     assert torch_engine.identity()["linear"] == "torch"  # rows of the two never share a resumed run
     assert [c[0].text for c in torch_engine.generate(prompts, params)] == [c[0].text for c in ours]
 
