@@ -128,8 +128,9 @@ def fmt(result: dict[str, Any], metric: str) -> str:
     return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f"{value:.3f}"
 
 
-#: CPU autocast to bf16 in every SFT stage (--sft-bf16): 1.6x per step where the CPU has bf16 instructions
-SFT_BF16 = False
+#: CPU autocast to bf16 in every SFT and GRPO stage (--bf16): SFT 1.4x, GRPO 1.2x per step where the CPU has bf16
+#: instructions (bench/sft_step.py, bench/grpo_step.py)
+TRAIN_BF16 = False
 
 
 def sft(
@@ -157,7 +158,7 @@ def sft(
         "--set",
         f"learning_rate={lr}",
         "--set",
-        f"bf16={str(SFT_BF16).lower()}",
+        f"bf16={str(TRAIN_BF16).lower()}",
         "--set",
         "save_strategy=no",
         "--output-dir",
@@ -206,17 +207,17 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=160)
     parser.add_argument("--refiners", action="store_true", help="also compare the rule and LLM refiners (~25 min)")
     parser.add_argument(
-        "--sft-bf16",
+        "--bf16",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="SFT under CPU bf16 autocast (default: where the CPU has bf16 instructions; bench/sft_step.py: 1.6x)",
+        help="SFT and GRPO under CPU bf16 autocast (default: where the CPU has bf16 instructions)",
     )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    global SFT_BF16
+    global TRAIN_BF16
     from generators.engines.cpu import native_bf16
 
-    SFT_BF16 = native_bf16() if args.sft_bf16 is None else args.sft_bf16
+    TRAIN_BF16 = native_bf16() if args.bf16 is None else args.bf16
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     global COSTS
@@ -347,6 +348,8 @@ def main() -> None:
         "--set",
         f"max_steps={args.grpo_steps}",
         "--set",
+        f"bf16={str(TRAIN_BF16).lower()}",
+        "--set",
         "save_strategy=no",
         "--output-dir",
         str(r0),
@@ -433,8 +436,9 @@ def main() -> None:
         f"arm from the {args.arms_from.replace('_', '-')} model (lr {args.arm_lr:g}, batch 4); "
         f"student {args.student_steps} steps from the base on the teacher's verified answers to "
         f"{args.distill_problems} problems x 2; "
-        f"{args.grpo_steps} GRPO steps; SFT {'under bf16 autocast' if SFT_BF16 else 'in fp32'} without gradient "
-        f"checkpointing, the LM head on labelled positions only; greedy evaluation on the 200 held-out problems, "
+        f"{args.grpo_steps} GRPO steps; SFT and GRPO {'under bf16 autocast' if TRAIN_BF16 else 'in fp32'}, SFT "
+        f"without gradient checkpointing and the LM head on labelled positions only; greedy evaluation on the 200 "
+        f"held-out problems, "
         f"{tokens} new tokens. Command: `.venv/bin/python bench/data_to_models.py "
         f"{' '.join(sys.argv[1:])}`.",
         "",

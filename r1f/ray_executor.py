@@ -20,6 +20,7 @@ from typing import Any
 
 from r1f.errors import ConfigError
 from r1f.executor import Executor, ShardMarkers
+from r1f.heap import reuse_freed_memory
 from r1f.step import Progress, Step, StepContext, StepStats
 
 INSTALL_HINT = "the ray executor needs Ray: pip install 'r1-factory[ray]'"
@@ -33,6 +34,7 @@ def _worker_class() -> Any:
         """One step (and its engine) per worker, reused for every shard and round the worker gets."""
 
         def __init__(self, step_cls: type[Step], config: Any) -> None:
+            reuse_freed_memory()
             self.step = step_cls(config)
 
         def pid(self) -> int:
