@@ -1,5 +1,6 @@
 """The in-process engine on the real embedded model (tiny token budgets keep this fast)."""
 
+import pytest
 import torch
 
 from generators.engines import SamplingParams
@@ -135,3 +136,59 @@ def test_sampling_draws_from_the_temperature_and_top_p_distribution(engine):
             seen = torch.bincount(picked[:, row], minlength=vocab).double() / draws
             assert seen[expected == 0].sum() == 0  # nothing outside the nucleus
             assert ((seen - expected).abs() <= 5 * (expected * (1 - expected) / draws).sqrt() + 1e-4).all()
+
+
+def test_prompts_sharing_a_few_shot_prefix_decode_as_transformers_generate(engine):
+    # r1-zero-fewshot: each language's ~330-token system turn and examples are computed once, then only each
+    # prompt's own tokens; the greedy text must still be model.generate's on the whole prompt.
+    problems = make_problems(6, seed=3, languages=["en", "fr"])
+    prompts = [build_prompt("r1-zero-fewshot", p["problem"], p["lang"]) for p in problems]
+    computed: list[int] = []  # a spy on the real prefix pass: the lengths of the prefixes it had to compute
+    prefix_pass = engine._prefix_pass
+
+    def spy(tokens, known):
+        if tuple(tokens) not in known:
+            computed.append(len(tokens))
+        return prefix_pass(tokens, known)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine, "_prefix_pass", spy)
+        ours = engine.generate(prompts, SamplingParams(max_new_tokens=12))
+    for prompt, (completion,) in zip(prompts, ours):
+        ids = torch.tensor([engine.encode(prompt)])
+        with torch.inference_mode():
+            out = engine.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=12, do_sample=False)
+        ref = out[0, ids.shape[1] :].tolist()
+        eos = [i for i, t in enumerate(ref) if t in engine.eos_ids]
+        expected = engine.tokenizer.decode(ref[: eos[0]] if eos else ref, skip_special_tokens=True)
+        assert completion.text == (expected if eos else expected.rstrip("\ufffd"))
+    # each language's few-shot prefix (hundreds of tokens) was computed once, though rows joined in several groups
+    assert len(computed) == len(set(computed))
+    assert len([n for n in computed if n > 200]) == 2
+
+
+def test_prefix_families_split_by_what_is_worth_sharing():
+    from generators.engines.prefix import MIN_SHARED_PREFIX, prefix_families
+
+    system = list(range(100, 140))
+    english, french = list(range(500, 800)), list(range(900, 1200))
+    prompts = {
+        "en1": system + english + [1, 2, 3],
+        "en2": system + english + [4, 5],
+        "fr1": system + french + [1, 2, 3, 4],
+        "fr2": system + french + [6],
+        "fr3": system + french + [6, 7],  # one token more in common with fr2: not worth a pass of its own
+        "zh1": system + [7, 7, 7],  # alone in its language: keeps the system turn
+    }
+    families = {tuple(sorted(keys)): prefix for prefix, keys in prefix_families(prompts)}
+    assert families == {
+        ("en1", "en2"): len(system) + len(english),
+        ("fr1", "fr2", "fr3"): len(system) + len(french),
+        ("zh1",): len(system),
+    }
+    # a prefix leaves each prompt one token of its own; a short one is not shared at all
+    assert prefix_families({"a": [1] * 50, "b": [1] * 50}) == [(49, ["a", "b"])]
+    short = {"a": [1] * (MIN_SHARED_PREFIX - 1) + [2], "b": [1] * (MIN_SHARED_PREFIX - 1) + [3]}
+    assert prefix_families(short) == [(0, ["a", "b"])]
+    assert prefix_families({"a": [5, 6]}) == [(0, ["a"])]
+    assert prefix_families({}) == []

@@ -23,16 +23,19 @@ from generators.engines import decode_attention, decode_linear
 from generators.engines.base import PROMPT_TOO_LONG, Completion, Engine, SamplingParams
 from generators.engines.cpu import auto_cpu_dtype, cpu_threads
 from generators.engines.options import TransformersOptions, engine_options
+from generators.engines.prefix import prefix_families
 from generators.models import DEFAULT_MODEL
 from r1f.errors import ConfigError
 from r1f.schema import Messages, stable_id
 
-#: joining prompts are prefilled in groups whose longest prompt is at most this factor of the shortest
+#: joining prompts are prefilled in groups whose longest prompt (after any shared prefix) is at most this factor
+#: of the shortest plus ``PREFILL_SLACK`` tokens
 PREFILL_SPREAD = 1.15
+PREFILL_SLACK = 16
 #: and of at most this many (padded) tokens per forward pass, which bounds the prompt pass's activations
 PREFILL_TOKENS = 8192
 #: bumped when the decode arithmetic changes (row ids must not mix rows of two versions in one resumed run)
-DECODE_VERSION = 3
+DECODE_VERSION = 4
 
 
 def cache_kwarg(module: Any) -> str:
@@ -323,41 +326,83 @@ class TransformersEngine(Engine):
 
     # -- the decode loop -------------------------------------------------------------------------
 
-    def _prefill(self, batch: list[list[int]]) -> tuple[Any, Any]:
-        """The prompt pass for ``batch`` (left-padded); returns (per-layer keys and values, last logits)."""
+    def _prefill(
+        self, batch: list[list[int]], prefix: int = 0, known: dict[tuple[int, ...], Any] | None = None
+    ) -> tuple[Any, Any, Any]:
+        """The prompt pass for ``batch``; returns (per-layer keys and values, last logits, where each row's
+        tokens sit: row g's position j is at ``take[g, j]``).
+
+        Without ``prefix`` the rows are left-padded. With it, the ``prefix`` tokens they share are computed
+        once as a batch of one (kept in ``known`` for the next group) and the rows' own tokens follow
+        left-padded, so the padding sits between the prefix and each row's remainder."""
         import torch
         from transformers import DynamicCache
 
-        width = max(len(p) for p in batch)
         pad = self.tokenizer.pad_token_id
-        ids = torch.tensor([[pad] * (width - len(p)) + p for p in batch], device=self.device)
-        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in batch], device=self.device)
+        tails = [p[prefix:] for p in batch]
+        width = max(len(t) for t in tails)
+        ids = torch.tensor([[pad] * (width - len(t)) + t for t in tails], device=self.device)
+        mask = torch.tensor([[0] * (width - len(t)) + [1] * len(t) for t in tails], device=self.device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0) + prefix
         cache = DynamicCache(config=self.model.config)
+        if prefix:
+            head = self._prefix_pass(batch[0][:prefix], known if known is not None else {})
+            for layer, (k, v) in zip(cache.layers, head):
+                layer.lazy_initialization(k, v)
+                layer.keys, layer.values = k.expand(len(batch), -1, -1, -1), v.expand(len(batch), -1, -1, -1)
+            mask = torch.cat([torch.ones((len(batch), prefix), dtype=mask.dtype, device=self.device), mask], dim=1)
         out = self.model(
             input_ids=ids,
             attention_mask=mask,
-            position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
+            position_ids=positions,
             use_cache=True,
             logits_to_keep=1,
             **{self._cache_kw: cache},
         )
-        return [(layer.keys, layer.values) for layer in cache.layers], out.logits[:, -1, :].float()
+        at = torch.arange(prefix + width, device=self.device)
+        gaps = torch.tensor([width - len(t) for t in tails], device=self.device)
+        take = (at[None, :] + gaps[:, None] * (at[None, :] >= prefix)).clamp(max=prefix + width - 1)
+        return [(layer.keys, layer.values) for layer in cache.layers], out.logits[:, -1, :].float(), take
+
+    def _prefix_pass(self, tokens: list[int], known: dict[tuple[int, ...], Any]) -> Any:
+        """Per-layer keys and values of ``tokens`` alone (batch of one), computed once per decode call."""
+        import torch
+        from transformers import DynamicCache
+
+        key = tuple(tokens)
+        if key not in known:
+            cache = DynamicCache(config=self.model.config)
+            self.model(
+                input_ids=torch.tensor([tokens], device=self.device),
+                use_cache=True,
+                logits_to_keep=1,
+                **{self._cache_kw: cache},
+            )
+            known[key] = [(layer.keys, layer.values) for layer in cache.layers]
+        return known[key]
 
     @staticmethod
-    def _length_groups(seqs: list[int], prompts: list[list[int]]) -> list[list[int]]:
-        """Split joining sequences (longest first) into groups of similar prompt length, so the prompt
-        pass computes little padding, and of bounded size, so it needs bounded memory."""
-        groups: list[list[int]] = []
-        for seq in seqs:
-            width = len(prompts[groups[-1][0]]) if groups else 0  # the group's first prompt is its longest
-            if (
-                groups
-                and width <= PREFILL_SPREAD * len(prompts[seq])
-                and width * (len(groups[-1]) + 1) <= PREFILL_TOKENS
-            ):
-                groups[-1].append(seq)
-            else:
-                groups.append([seq])
+    def _prefill_groups(seqs: list[int], prompts: list[list[int]], keys: list[int]) -> list[tuple[int, list[int]]]:
+        """Joining sequences as (shared prefix, group): families of prompts with a common prefix
+        (``generators/engines/prefix.py``), each split into groups of similar remaining length, so the
+        prompt pass computes little padding, and of bounded size, so it needs bounded memory."""
+        first = {keys[s]: s for s in reversed(seqs)}
+        groups: list[tuple[int, list[int]]] = []
+        for prefix, family in prefix_families({k: prompts[s] for k, s in first.items()}):
+            chosen = set(family)
+            members = sorted((s for s in seqs if keys[s] in chosen), key=lambda s: -len(prompts[s]))
+            start = len(groups)
+            for seq in members:
+                size = len(prompts[seq]) - prefix
+                width = len(prompts[groups[-1][1][0]]) - prefix if len(groups) > start else 0
+                if (
+                    len(groups) > start
+                    and width <= PREFILL_SPREAD * size + PREFILL_SLACK
+                    and width * (len(groups[-1][1]) + 1) <= PREFILL_TOKENS
+                ):
+                    groups[-1][1].append(seq)
+                else:
+                    groups.append((prefix, [seq]))
         return groups
 
     def _slots(self, sequences: int, capacity: int) -> int:
@@ -435,6 +480,7 @@ class TransformersEngine(Engine):
         results: list[tuple[list[int], str] | None] = [None] * len(prompts)
         rows: list[int] = []  # which sequence each slot holds; slots [0, len(rows)) are live
         produced: dict[int, list[int]] = {}
+        known: dict[tuple[int, ...], Any] = {}  # shared prompt prefixes' keys and values, computed once
         logits: Any = None
         dtype = next(self.model.parameters()).dtype
         kernel = self.decode_kernel()
@@ -443,18 +489,18 @@ class TransformersEngine(Engine):
             # Join waiting prompts when a quarter of the slots is free, or the batch is empty.
             if waiting and (not rows or free >= max(1, slots // 4)):
                 joining, waiting = waiting[:free], waiting[free:]
-                for group in self._length_groups(joining, prompts):
+                for prefix, group in self._prefill_groups(joining, prompts, keys):
                     # the n samples of a prompt share its prompt pass and start from copies of its cache
                     unique = list(dict.fromkeys(keys[s] for s in group))
                     first = {keys[s]: s for s in reversed(group)}
-                    layers, fresh = self._prefill([prompts[first[k]] for k in unique])
+                    layers, fresh, take = self._prefill([prompts[first[k]] for k in unique], prefix, known)
                     source = torch.tensor([unique.index(keys[s]) for s in group], device=self.device)
                     if cache is None:
                         cache = self._new_cache(layers, slots, capacity, batch)
-                    # row g's prompt sits right-aligned in the prompt pass; it goes to slot positions [0, len)
-                    width = layers[0][0].shape[2]
+                    # row g's tokens go to slot positions [0, len), gathered from where the prompt pass left them
+                    width = take.shape[1]
                     sizes = torch.tensor([len(prompts[s]) for s in group], device=self.device)
-                    take = ((width - sizes)[:, None] + positions[None, :width]).clamp(max=width - 1)
+                    take = take[source]
                     at = slice(len(rows), len(rows) + len(group))
                     for layer, (k, v) in zip(cache.layers, layers):
                         layer.keys[at, :, :width] = k[source[:, None], :, take].transpose(1, 2)
