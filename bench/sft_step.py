@@ -7,13 +7,19 @@ step after a warm-up, the first loss (the same batch from the same weights: equa
 changes how the step is computed), the final loss (to show the arm still learns the same thing), and the ratio to
 TRL's default (fp32, gradient checkpointing on).
 
-    .venv/bin/python bench/sft_step.py [--dataset DIR] [--steps 8] [--rows 400]
+    .venv/bin/python bench/sft_step.py [--dataset DIR] [--steps 8] [--rows 400] [--malloc both]
+
+``--malloc both`` runs the arms twice, each time in a fresh process (the allocator's settings hold for a whole
+process): with the C library's defaults and with freed memory kept in the heap (``r1f/heap.py``, what the CLI does).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -48,7 +54,22 @@ def main() -> None:
         default="trl-default,no-checkpointing,shipped,shipped-grouped",
         help=f"comma-separated, of: {', '.join(ARMS)}",
     )
+    parser.add_argument(
+        "--malloc",
+        choices=("reuse", "system", "both"),
+        default="reuse",
+        help="large allocations: kept in the heap as the CLI does (reuse), the C library's defaults (system), "
+        "or each in its own process and compared (both)",
+    )
     args = parser.parse_args()
+    if args.malloc == "both":
+        compare_malloc(args)
+        return
+    if args.malloc == "reuse":
+        from r1f.heap import reuse_freed_memory
+
+        if not reuse_freed_memory():
+            raise SystemExit("freed memory cannot be kept in the heap here (no glibc)")
 
     import torch
 
@@ -102,6 +123,7 @@ def main() -> None:
         batch = ARMS[name].get("per_device_train_batch_size", config.trl["per_device_train_batch_size"])
         results[name] = (sum(timed) / len(timed), summary["losses"][-1], batch, summary["losses"][0])
         print(f"{name}: {results[name][0]:.2f} s/step, last loss {results[name][1]:.3f}", flush=True)
+    print("RESULTS " + json.dumps(results))
 
     base = results.get("trl-default", next(iter(results.values())))[0]
     print()
@@ -113,6 +135,23 @@ def main() -> None:
     for name, (seconds, loss, batch, first) in results.items():
         ratio = base / (seconds / batch)
         print(f"| {name} | {batch} | {seconds:.2f} | {batch / seconds:.2f} | {ratio:.2f}x | {first:.4f} | {loss:.3f} |")
+
+
+def compare_malloc(args: argparse.Namespace) -> None:
+    """The same arms under the C library's allocator defaults and with freed memory kept, one process each."""
+    argv = [sys.executable, __file__, "--steps", str(args.steps), "--rows", str(args.rows), "--arms", args.arms]
+    argv += ["--threads", str(args.threads)] + (["--dataset", args.dataset] if args.dataset else [])
+    runs = {}
+    for malloc in ("system", "reuse"):
+        out = subprocess.run([*argv, "--malloc", malloc], capture_output=True, text=True, check=True).stdout
+        runs[malloc] = json.loads(next(line[8:] for line in out.splitlines() if line.startswith("RESULTS ")))
+    print(f"CPU: {_cpu()}; load average {open('/proc/loadavg').read().split()[:3]}; threads {args.threads}")
+    print("| arm | s / step, system malloc | s / step, freed memory kept | speed-up | first loss | last loss (each) |")
+    print("|---|---|---|---|---|---|")
+    for name, (system, last, _, first) in runs["system"].items():
+        reuse, last_reuse = runs["reuse"][name][0], runs["reuse"][name][1]
+        ratio = system / reuse
+        print(f"| {name} | {system:.2f} | {reuse:.2f} | {ratio:.2f}x | {first:.4f} | {last:.4f} / {last_reuse:.4f} |")
 
 
 def _cpu() -> str:
