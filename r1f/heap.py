@@ -5,8 +5,9 @@ glibc serves every allocation over its mmap threshold (at most 32 MiB, often far
 embedding's gradient (49,152 x 576 floats, 113 MB), the LM head's chunks, autocast's bf16 copies. Each
 time, every 4 KiB page is faulted in and zeroed by the kernel again: on a 2-core EPYC a 113 MB
 ``fill_`` took 85 ms, about 1.3 GB/s, and such page faults were ~13 % of an SFT step. Serving them
-from the heap and keeping freed memory there makes the next step reuse warm pages: 2.87 -> 2.49 s per
-4-row SFT step (1.15x), with the same losses bit for bit (bench/sft_step.py, bench/RESULTS.md).
+from the heap and keeping freed memory there makes the next step reuse warm pages: 2.75 -> 2.39 s per
+4-row bf16 SFT step on a Zen 4 EPYC (1.15x), with the same losses bit for bit (``bench/sft_step.py --malloc
+both``, bench/RESULTS.md).
 
 The cost: memory freed after a peak stays with the process (it is reused, not returned), so the
 resident size stays near the peak. ``R1F_MALLOC=system`` keeps the C library's defaults.
