@@ -561,18 +561,14 @@ def main() -> None:
         "",
         "| stage | seconds |",
         "|---|---|",
-        *[
-            line
-            for label, seconds in costs.items()
-            for line in [f"| {label} | {seconds:.0f} |"]
-            + [
-                f"| &nbsp;&nbsp;&nbsp;{name} (one thread) | {alongside[name]:.0f} |"
-                for name in lane_groups.get(label, [])
-                if name in alongside
-            ]
-        ],
-        "",
     ]
+    for label, seconds in costs.items():
+        lines.append(f"| {label} | {seconds:.0f} |")
+        # a group of lanes: each of its commands' own seconds under it (those it ran, not those done before)
+        for name in lane_groups.get(label, []):
+            if name in alongside:
+                lines.append(f"| &nbsp;&nbsp;&nbsp;{name} (one thread) | {alongside[name]:.0f} |")
+    lines.append("")
     section = "\n".join(lines)
     print(section)
     if not args.no_write:

@@ -144,7 +144,9 @@ def compare_malloc(args: argparse.Namespace) -> None:
     runs = {}
     for malloc in ("system", "reuse"):
         out = subprocess.run([*argv, "--malloc", malloc], capture_output=True, text=True, check=True).stdout
-        runs[malloc] = json.loads(next(line[8:] for line in out.splitlines() if line.startswith("RESULTS ")))
+        runs[malloc] = json.loads(
+            next(line.removeprefix("RESULTS ") for line in out.splitlines() if line.startswith("RESULTS "))
+        )
     print(f"CPU: {_cpu()}; load average {open('/proc/loadavg').read().split()[:3]}; threads {args.threads}")
     print("| arm | s / step, system malloc | s / step, freed memory kept | speed-up | first loss | last loss (each) |")
     print("|---|---|---|---|---|---|")

@@ -12,19 +12,28 @@ def _prompts(k, seed=1):
     return [build_prompt("plain", p["problem"]) for p in make_problems(k, seed=seed, languages=["en", "es"])]
 
 
+def _generate_reference(engine, prompt, max_new_tokens):
+    """transformers' own greedy ``model.generate`` on the whole prompt: (prompt ids, tokens before any EOS,
+    whether it reached EOS, the text the engine must return)."""
+    ids = torch.tensor([engine.encode(prompt)])
+    with torch.inference_mode():
+        out = engine.model.generate(
+            ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens, do_sample=False
+        )
+    ref = out[0, ids.shape[1] :].tolist()
+    eos = [i for i, t in enumerate(ref) if t in engine.eos_ids]
+    ref = ref[: eos[0]] if eos else ref
+    text = engine.tokenizer.decode(ref, skip_special_tokens=True)
+    return ids, ref, bool(eos), (text if eos else text.rstrip("\ufffd"))
+
+
 def test_greedy_matches_transformers_generate_with_rows_joining(engine):
     # 6 prompts through 4 slots: rows finish, leave, and waiting rows join the running batch.
     prompts = _prompts(6)
     ours = engine.generate(prompts, SamplingParams(max_new_tokens=20))
     for prompt, (completion,) in zip(prompts, ours):
-        ids = torch.tensor([engine.encode(prompt)])
-        with torch.inference_mode():
-            out = engine.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=20, do_sample=False)
-        ref = out[0, ids.shape[1] :].tolist()
-        eos = [i for i, t in enumerate(ref) if t in engine.eos_ids]
-        ref = ref[: eos[0]] if eos else ref
-        expected = engine.tokenizer.decode(ref, skip_special_tokens=True)
-        assert completion.text == (expected if eos else expected.rstrip("\ufffd"))
+        ids, ref, eos, expected = _generate_reference(engine, prompt, 20)
+        assert completion.text == expected
         assert completion.text.strip()
         assert completion.finish_reason == ("stop" if eos else "length")
         assert completion.completion_tokens == len(ref) + (1 if eos else 0)
@@ -155,13 +164,7 @@ def test_prompts_sharing_a_few_shot_prefix_decode_as_transformers_generate(engin
         patch.setattr(engine, "_prefix_pass", spy)
         ours = engine.generate(prompts, SamplingParams(max_new_tokens=12))
     for prompt, (completion,) in zip(prompts, ours):
-        ids = torch.tensor([engine.encode(prompt)])
-        with torch.inference_mode():
-            out = engine.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=12, do_sample=False)
-        ref = out[0, ids.shape[1] :].tolist()
-        eos = [i for i, t in enumerate(ref) if t in engine.eos_ids]
-        expected = engine.tokenizer.decode(ref[: eos[0]] if eos else ref, skip_special_tokens=True)
-        assert completion.text == (expected if eos else expected.rstrip("\ufffd"))
+        assert completion.text == _generate_reference(engine, prompt, 12)[3]
     # each language's few-shot prefix (hundreds of tokens) was computed once, though rows joined in several groups
     assert len(computed) == len(set(computed))
     assert len([n for n in computed if n > 200]) == 2

@@ -326,9 +326,7 @@ class TransformersEngine(Engine):
 
     # -- the decode loop -------------------------------------------------------------------------
 
-    def _prefill(
-        self, batch: list[list[int]], prefix: int = 0, known: dict[tuple[int, ...], Any] | None = None
-    ) -> tuple[Any, Any, Any]:
+    def _prefill(self, batch: list[list[int]], prefix: int, known: dict[tuple[int, ...], Any]) -> tuple[Any, Any, Any]:
         """The prompt pass for ``batch``; returns (per-layer keys and values, last logits, where each row's
         tokens sit: row g's position j is at ``take[g, j]``).
 
@@ -346,7 +344,7 @@ class TransformersEngine(Engine):
         positions = (mask.cumsum(-1) - 1).clamp(min=0) + prefix
         cache = DynamicCache(config=self.model.config)
         if prefix:
-            head = self._prefix_pass(batch[0][:prefix], known if known is not None else {})
+            head = self._prefix_pass(batch[0][:prefix], known)
             for layer, (k, v) in zip(cache.layers, head):
                 layer.lazy_initialization(k, v)
                 layer.keys, layer.values = k.expand(len(batch), -1, -1, -1), v.expand(len(batch), -1, -1, -1)
