@@ -39,6 +39,7 @@ import random
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -105,10 +106,15 @@ def at_once(*lanes: list[Job]) -> None:
         return
     started = time.time()
 
+    saving = threading.Lock()
+
     def lane(jobs: list[Job]) -> None:
         for label, args, _ in jobs:
-            alongside[label] = _run(label, args, threads=1)
-            print(f"  {label} (one thread, alongside another lane): {alongside[label]:.0f} s", flush=True)
+            seconds = _run(label, args, threads=1)
+            with saving:  # kept as each command ends, so a bench killed mid-group still reports it when resumed
+                alongside[label] = seconds
+                _save_costs()
+            print(f"  {label} (one thread, alongside another lane): {seconds:.0f} s", flush=True)
 
     with ThreadPoolExecutor(len(pending)) as pool:
         for future in [pool.submit(lane, jobs) for jobs in pending]:
