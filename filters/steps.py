@@ -8,12 +8,15 @@ first, then the keep expression) and writes kept rows to ``train`` and dropped o
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from r1f.config import Config, option
 from r1f.step import DATASET, Slot, Step, StepContext, StepResult, StepStats
 
+#: rewards that judge answers against the gold (their rows score None where the gold cannot be read)
+GOLD_REWARDS = ("accuracy", "cosine", "length")
 REWARDS_HELP = (
     "Comma-separated rewards, optionally with parameters: accuracy,format,cosine(max_len=500). See `r1f rewards`."
 )
@@ -100,6 +103,13 @@ class ScoreStep(Step):
         if any("solution" in row for row in rows):  # golds as text: one type per column, one meaning per answer
             for i, row in enumerate(rows):
                 row["solution"] = gold_of(row.get("solution"), config.source, i, "solution")
+            if not getattr(self, "_golds_checked", False) and any(r.name in GOLD_REWARDS for r in rewards):
+                self._golds_checked = True
+                from filters.rewards.accuracy import gold_warning
+
+                line = gold_warning([row.get("solution") for row in rows], config.source)
+                if line:
+                    print(f"warning: {line}", file=sys.stderr)
         if decision is not None and decision.keep is not None:
             unknown = [n for n in decision.keep.names if n not in have and n not in rows[0]]
             if unknown:

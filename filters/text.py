@@ -115,6 +115,97 @@ def answer_region(text: str) -> str:
     return region
 
 
+#: what introduces a final answer in free text: "the answer is", "final answer:", GSM8K's ``####``, an "A:" line
+ANCHOR_RE = re.compile(
+    r"(?:answer is|answer\s*:|respuesta es|respuesta\s*:|réponse est|réponse\s*:|Antwort ist|Antwort\s*:"
+    r"|答案是|答案为|答案：|####|^[ \t]*A\s*:)"
+    r"[ \t]*[:：]?[ \t]*(?P<value>[^\n]{0,160})",
+    re.IGNORECASE | re.MULTILINE,
+)
+#: the end of the anchored sentence: a period before a new sentence, or a clause that explains the answer
+SENTENCE_END_RE = re.compile(r"\.\s+(?=[A-Z¿¡])|\s(?:because|since|as|which|so that|weil|car|porque)\s|[;；]")
+#: a LaTeX command or text group, removed before asking whether a bare completion is only a value
+LATEX_WORDS_RE = re.compile(r"\\[A-Za-z]+(?:\{[^{}]*\})?")
+
+
+def _boxes(text: str) -> list[str]:
+    r"""Contents of the last ``\boxed{}`` and of the other boxes in its paragraph (a hedge boxes two values)."""
+    starts = [m for m in BOXED_RE.finditer(text)]
+    if not starts:
+        return []
+    paragraph = text.rfind("\n\n", 0, starts[-1].start())
+    found = []
+    for match in starts:
+        if match.start() < paragraph:
+            continue
+        depth, start = 1, match.end()
+        for i in range(start, min(len(text), start + 2000)):
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            if depth == 0:
+                found.append(text[start:i])
+                break
+    return found or [""]
+
+
+def _anchored(text: str) -> str | None:
+    matches = list(ANCHOR_RE.finditer(text))
+    if not matches:
+        return None
+    value = matches[-1].group("value")
+    return SENTENCE_END_RE.split(value, maxsplit=1)[0].strip()
+
+
+def _only_a_value(text: str) -> bool:
+    """A whole completion that is just an answer (``14``, ``\frac{1}{2}``, ``x = 5``, ``Paris``), not prose."""
+    text = text.strip()
+    if not text or len(text) > 80 or "\n" in text:
+        return False
+    if " " not in text:
+        return True
+    return not re.search(r"[A-Za-z]{2,}", LATEX_WORDS_RE.sub(" ", text))
+
+
+def answer_regions(text: str) -> tuple[list[str], bool]:
+    r"""(answer regions, explicit): where a completion states its final answer, for verification.
+
+    In order: the last ``<answer>`` block (its boxes if it has any, else its anchored line, else all of it);
+    else, after any ``<think>`` block and R1 special tokens, the last ``\boxed{}`` with the other boxes of
+    its paragraph, else what follows the last anchor ("the answer is", "final answer:", ``####``, "A:"),
+    else the whole completion if it is only a value. An empty block or box is an empty region (it scores 0:
+    it never falls back to the reasoning). Free text without an anchor has no region: a stray number in
+    the reasoning is not an answer.
+
+    >>> answer_regions("<think>2+12</think><answer> 14 </answer>")
+    ([' 14 '], True)
+    >>> answer_regions("<think>14</think><answer></answer>"), answer_regions("Tom ate 2 of 7 apples.")
+    (([''], True), ([], False))
+    >>> answer_regions("so $\\boxed{12}$ or $\\boxed{14}$"), answer_regions("5 * 4 = 20\n#### 20")
+    ((['12', '14'], True), (['20'], True))
+    """
+    tags = ANSWER_RE.findall(text)
+    if tags:
+        content = tags[-1]
+        if BOXED_RE.search(content):
+            return _boxes(content), True
+        stated = _anchored(content)
+        return ([stated] if stated is not None and stated.strip() else [content]), True
+    final = text
+    think_end = text.rfind("</think>")
+    if think_end >= 0:
+        final = text[think_end + len("</think>") :]
+    parts = SPECIAL_TOKEN_RE.split(final)
+    if len(parts) >= 3 and parts[-1].strip():
+        final = parts[-1]
+    if BOXED_RE.search(final):
+        return _boxes(final), True
+    stated = _anchored(final)
+    if stated is not None:
+        return [stated], True
+    if _only_a_value(final):
+        return [final], True
+    return [], False
+
+
 def final_answer(text: str) -> str:
     """The whole final-answer statement a person would edit, or ``""``: the last ``<answer>`` block, else the R1
     summary (after the last special token), else the last sentence that states the answer.

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,19 @@ def load_problems(
             row["solution"] = solution_answer(gold, solution_format, source, i) if gold is not None else None
         row.setdefault("id", stable_id(str(Path(source).name), row["problem"], row.get("solution")))
         row.setdefault("source", str(source))
+    warn_unreadable_golds([row.get("solution") for row in rows], Path(str(source)).name)
     return rows
+
+
+def warn_unreadable_golds(golds: Sequence[Any], source: str) -> None:
+    """Say up front (one line on stderr) how many golds cannot be read as one value: those rows score None."""
+    if not any(g is not None for g in golds):
+        return
+    from filters.rewards.accuracy import gold_warning
+
+    line = gold_warning(golds, source)
+    if line:
+        print(f"warning: {line}", file=sys.stderr)
 
 
 def solution_answer(text: str, fmt: str, source: str | Path = "", index: int = 0) -> str:

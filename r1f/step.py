@@ -213,6 +213,7 @@ STEPS: dict[str, str] = {
     "filter": "filters.steps:FilterStep",
     "curate": "curation.steps:CurateStep",
     "pairs": "curation.steps:PairsStep",
+    "audit": "curation.audit:AuditStep",
     "review-push": "curation.steps:ReviewPushStep",
     "review-pull": "curation.steps:ReviewPullStep",
     "train-grpo": "training.steps:GRPOStep",

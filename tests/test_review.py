@@ -422,3 +422,41 @@ def test_review_serve_stops_everything_on_sigterm(tmp_path):
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"http://127.0.0.1:{port}/api/v1/status", timeout=2)
     assert Credentials.load(home).api_url == ""  # the credentials no longer point at a server
+
+
+def test_audit_disagreements_go_to_review_and_come_back_as_regression_cases(argilla, tmp_path):
+    """``r1f audit`` -> ``r1f review push`` -> a person's verdicts -> ``r1f review pull`` -> ``--export-cases``."""
+    from tests.test_verification import _math_like_dataset
+
+    credentials, home = argilla
+    source = _math_like_dataset(tmp_path / "scored")
+    audited = _run("audit", str(source), "--out", str(tmp_path / "audit"), "--no-probes", credentials=credentials)
+    assert audited.returncode == 0, audited.stderr
+    pushed = _run("review", "push", str(tmp_path / "audit"), "--dataset-name", "audit-review", credentials=credentials)
+    assert pushed.returncode == 0, pushed.stderr
+    import argilla as rg
+
+    client = rg.Argilla(api_url=credentials.api_url, api_key=credentials.api_key)
+    dataset = client.datasets(name="audit-review", workspace=credentials.username)
+    alice = _reviewer_key(credentials, "alice", home)
+    queue = _pending(credentials, dataset.id, alice)
+    assert sorted(queue) == ["item2", "item3"]
+    _respond(credentials, alice, queue["item3"], {"verdict": "accept"})  # "18" is right: a false zero
+    _respond(credentials, alice, queue["item2"], {"verdict": "reject", "reason": "n could be negative"})
+    pulled = _run("review", "pull", "audit-review", "--out", str(tmp_path / "reviewed"), credentials=credentials)
+    assert pulled.returncode == 0, pulled.stderr
+    cases_file = tmp_path / "cases.jsonl"
+    exported = _run(
+        "audit",
+        str(tmp_path / "reviewed"),
+        "--out",
+        str(tmp_path / "audit2"),
+        "--export-cases",
+        str(cases_file),
+        "--no-probes",
+        credentials=credentials,
+    )
+    assert exported.returncode == 0, exported.stderr
+    cases = {c["id"]: c for c in map(json.loads, cases_file.read_text().splitlines())}
+    assert cases["item3"]["expected"] == 1.0 and cases["item2"]["expected"] == 0.0
+    assert cases["item3"]["reviewers"] == ["alice"] and cases["item3"]["gold"].endswith("$\\boxed{18}$.")

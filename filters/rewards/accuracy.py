@@ -12,27 +12,45 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from filters.text import answer_region, completion_text, normalize_answer, prompt_text
+from filters.text import answer_regions, completion_text, normalize_answer, prompt_text
 from filters.verify import shared_pool
 from r1f.errors import ConfigError
 
 
 def correctness(completions: Sequence[Any], golds: Sequence[Any]) -> list[float | None]:
-    """1.0 / 0.0 per completion, None where the gold is missing or unparseable."""
+    """1.0 / 0.0 per completion, None where the gold is missing or cannot be read whole."""
     if len(golds) != len(completions):
         raise ConfigError(f"got {len(completions)} completions but {len(golds)} gold answers; pass one per completion")
-    pairs, where = [], []
+    items, where = [], []
     results: list[float | None] = [None] * len(completions)
     for i, (completion, gold) in enumerate(zip(completions, golds)):
         if gold is None or not str(gold).strip():
             continue
-        text = completion_text(completion)
-        region = answer_region(text)
-        pairs.append((normalize_answer(str(gold)), normalize_answer(region), region is not text))
+        regions, explicit = answer_regions(completion_text(completion))
+        items.append((normalize_answer(str(gold)), tuple(normalize_answer(r) for r in regions), explicit))
         where.append(i)
-    for i, value in zip(where, shared_pool().verify(pairs)):
+    for i, value in zip(where, shared_pool().verify(items)):
         results[i] = value
     return results
+
+
+def unreadable_golds(golds: Sequence[Any]) -> list[int]:
+    """Indices of golds that cannot be read whole (their rows score None): loaders report them up front."""
+    present = [(i, normalize_answer(str(g))) for i, g in enumerate(golds) if g is not None and str(g).strip()]
+    ok = shared_pool().gold_parses([g for _, g in present]) if present else []
+    return [i for (i, _), good in zip(present, ok) if not good]
+
+
+def gold_warning(golds: Sequence[Any], source: Any) -> str | None:
+    """One line naming how many golds of ``source`` cannot be judged, with examples; None when all can."""
+    bad = unreadable_golds(golds)
+    if not bad:
+        return None
+    examples = ", ".join(f"row {i}: {str(golds[i])[:40]!r}" for i in bad[:3])
+    return (
+        f"{source}: {len(bad)} of {len(golds)} gold answers cannot be read as one value ({examples}); "
+        "their rows score None under accuracy (check the solution column and --solution-format)"
+    )
 
 
 class Accuracy:

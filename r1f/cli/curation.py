@@ -51,4 +51,12 @@ def register(app: typer.Typer) -> None:
         help="Preference pairs (prompt, chosen, rejected) for TRL's DPOTrainer from a rejection-sampled dataset: "
         "chosen = the shortest correct sample, rejected = an incorrect one (or the longest correct).",
     )
+    step_command(
+        app,
+        "audit",
+        "audit",
+        help="Re-check a scored dataset's accuracy verdicts with an independent checker (and optionally a model): "
+        "agreement, false-credit and false-zero rates with 95% intervals, the disagreeing rows for review, "
+        "and every reward on adversarial probes.",
+    )
     app.command("push")(push)
