@@ -91,6 +91,10 @@ class CurateConfig(Config):
             raise ConfigError(f"--contaminated {self.contaminated!r}: use drop or flag")
         if not 0 < self.near_threshold <= 1:
             raise ConfigError(f"--near-threshold {self.near_threshold}: use a Jaccard similarity in (0, 1]")
+        if self.test_size < 0 or (self.test_size >= 1 and self.test_size != int(self.test_size)):
+            raise ConfigError(
+                f"--test-size {self.test_size:g}: use a fraction below 1 (0.1 = 10 %) or a whole number of rows"
+            )
         if self.ngram < 1:
             raise ConfigError(f"--ngram {self.ngram}: use 1 or more words")
         for target in self.dedup_on:

@@ -12,12 +12,14 @@ leaves a stale split behind. The card's YAML is checked with the Hub's own valid
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from r1f.errors import ConfigError, DataError, R1FactoryError
 from r1f.io import dataset_files
+from r1f.redact import redact
 
 REPLACED = ["data/**", "plots/**"]
 
@@ -74,8 +76,27 @@ def resolve_token(token: str | None = None) -> str:
     return token
 
 
-def dry_run(path: Path, target: Path) -> Published:
-    """Copy the files a push would upload into ``target`` (replaced atomically), nothing sent."""
+#: the Hub's repo ids: namespace/name, letters, digits, '-', '_', '.', no '--' or '..', at most 96 each
+REPO_RE = re.compile(r"[A-Za-z0-9](?:[\w.-]{0,94}[A-Za-z0-9])?/[A-Za-z0-9_.-]{1,96}")
+
+
+def check_repo(repo: str) -> str:
+    """A Hub dataset repo id, or a one-line error (before any file is read or written)."""
+    if not REPO_RE.fullmatch(repo or "") or "--" in repo or ".." in repo or repo.endswith((".git", ".")):
+        raise ConfigError(
+            f"--repo {repo!r}: use the form user/name or org/name (letters, digits, '-', '_', '.'; no '--' or '..')"
+        )
+    return repo
+
+
+def dry_run(path: Path, target: Path, repo: str | None = None) -> Published:
+    """Copy the files a push would upload into ``target`` (replaced atomically), nothing sent. ``target`` may only
+    be new, empty or an earlier dry run (it holds a manifest): a user's folder is never replaced."""
+    from r1f.lock import check_owned
+
+    if repo is not None:
+        check_repo(repo)
+    check_owned(target, ("manifest.json",), "--dry-run")
     files = check_dataset(path)
     tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -103,8 +124,7 @@ def publish(
     from huggingface_hub import DatasetCard, HfApi
     from huggingface_hub.errors import HfHubHTTPError
 
-    if repo.count("/") != 1 or not all(repo.split("/")):
-        raise ConfigError(f"--repo {repo!r}: use the form user/name or org/name")
+    check_repo(repo)
     files = check_dataset(path)
     token = resolve_token(token)
     api = HfApi(token=token)
@@ -128,7 +148,7 @@ def publish(
         hint = {401: "the token was refused; check HF_TOKEN", 403: "the token may not write to this repo"}.get(
             status or 0, "see the Hub's message"
         )
-        first = str(err).splitlines()[0][:200]
+        first = redact(str(err).splitlines()[0])[:200]
         raise PublishError(f"pushing {path} to {repo} failed ({first}); {hint}") from None
     except (OSError, ValueError) as err:
         from huggingface_hub import constants
@@ -137,6 +157,6 @@ def publish(
             raise PublishError(
                 f"cannot reach the Hub at {constants.ENDPOINT} ({type(err).__name__}); check the network or HF_ENDPOINT"
             ) from None
-        raise PublishError(f"pushing {path} to {repo} failed: {str(err).splitlines()[0][:200]}") from None
+        raise PublishError(f"pushing {path} to {repo} failed: {redact(str(err).splitlines()[0])[:200]}") from None
     size = sum((path / name).stat().st_size for name in files)
     return Published(repo=repo, revision=branch, files=files, bytes=size, url=getattr(commit, "commit_url", str(url)))

@@ -167,6 +167,15 @@ class PairsStep(Step):
         samples = read_samples(config.source)
         pairs, skipped = make_pairs(samples, config)
         problems = len({r.get("problem_id") for r in samples})
+        if not pairs:  # an empty dataset would replace whatever OUT held and tell the trainer nothing
+            from r1f.errors import DataError
+
+            reasons = ", ".join(f"{n} {r}" for r, n in skipped.most_common()) or "no problems"
+            raise DataError(
+                f"{config.source}: no preference pair could be made from {len(samples)} samples of {problems} "
+                f"problems ({reasons}); pairs need problems with both a correct and an incorrect (or longer) sample, "
+                "as `r1f sample` writes them; nothing was written"
+            )
         counts = {"samples": len(samples), "problems": problems, "pairs": len(pairs), "skipped": dict(skipped)}
         manifest = build_manifest(
             "pairs", inputs={"samples": config.source}, parameters=config.fingerprint_dict(), counts=counts

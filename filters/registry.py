@@ -117,7 +117,15 @@ def parse_rewards(spec: str, weights: str | None = None) -> list[NamedReward]:
     items = _split_top_level(spec)
     if not items:
         raise ConfigError("no rewards given; e.g. --rewards accuracy,format,language_consistency")
-    weight_values = [1.0] * len(items)
+    out = []
+    for item in items:  # names first: an unknown reward is named, whatever the weights say
+        match = SPEC_RE.match(item)
+        if not match:
+            raise ConfigError(f"cannot read reward {item!r}; write name or name(key=value, ...)")
+        name, args = match.group(1), match.group(2)
+        params = _parse_params(item, args) if args else {}
+        fn = make_reward(name, **params)
+        out.append(NamedReward(name=name.split(".")[-1].split(":")[-1], fn=fn, weight=1.0, params=params))
     if weights:
         try:
             weight_values = [float(w) for w in weights.split(",")]
@@ -125,15 +133,8 @@ def parse_rewards(spec: str, weights: str | None = None) -> list[NamedReward]:
             raise ConfigError(f"--weights must be numbers like 1,0.5,0.5, got {weights!r}") from None
         if len(weight_values) != len(items):
             raise ConfigError(f"{len(items)} rewards but {len(weight_values)} weights; give one weight per reward")
-    out = []
-    for item, weight in zip(items, weight_values):
-        match = SPEC_RE.match(item)
-        if not match:
-            raise ConfigError(f"cannot read reward {item!r}; write name or name(key=value, ...)")
-        name, args = match.group(1), match.group(2)
-        params = _parse_params(item, args) if args else {}
-        fn = make_reward(name, **params)
-        out.append(NamedReward(name=name.split(".")[-1].split(":")[-1], fn=fn, weight=weight, params=params))
+        for reward, weight in zip(out, weight_values):
+            reward.weight = weight
     names = [r.name for r in out]
     if len(set(names)) != len(names):
         raise ConfigError(f"a reward appears twice in {spec!r}")

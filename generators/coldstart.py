@@ -17,7 +17,7 @@ from filters.text import ANSWER_RE, SPECIAL_TOKEN_RE, THINK_RE, answer_region, c
 from generators.config import EngineConfig, GrowthConfig, OutputConfig, ProblemsConfig, SamplingConfig, output_option
 from generators.examples import EXAMPLES, answer_sentence, pick_examples
 from generators.prompts import SFT_SYSTEM, render
-from r1f.config import option
+from r1f.config import MAX_SAMPLES, option
 from r1f.errors import ConfigError, DataError
 from r1f.schema import Messages
 
@@ -251,7 +251,9 @@ class ColdStartConfig(SamplingConfig, EngineConfig, ProblemsConfig, GrowthConfig
         "changes).",
     )
     lang_threshold: float = option(0.95, help="Minimum language consistency of kept rows.")
-    n: int = option(1, help="Candidates per problem (with --temperature > 0); each is verified.")
+    n: int = option(
+        1, low=1, high=MAX_SAMPLES, help="Candidates per problem (with --temperature > 0); each is verified."
+    )
 
     def validate(self) -> None:
         super().validate()

@@ -15,7 +15,7 @@ from typing import Any
 from generators.engines.base import SamplingParams
 from generators.models import DEFAULT_MODEL
 from generators.problems import DIFFICULTIES, FAMILIES, LANGUAGES
-from r1f.config import Config, option
+from r1f.config import MAX_ROWS, Config, option
 from r1f.errors import ConfigError
 
 
@@ -39,7 +39,10 @@ class ProblemsConfig(Config):
         "jsonl/parquet/csv file, a dataset directory, or a Hub dataset name.",
     )
     n_problems: int | None = option(
-        None, help="How many problems (built-in: made; files: the first N). Default: 32 built-in, all of a file."
+        None,
+        low=1,
+        high=MAX_ROWS,
+        help="How many problems (built-in: made; files: the first N). Default: 32 built-in, all of a file.",
     )
     problem_column: str = option("problem", help="Column with the problem text in a file or Hub dataset.")
     solution_column: str = option("solution", help="Column with the gold answer (kept as 'solution').")
@@ -117,7 +120,7 @@ class EngineConfig(Config):
 class SamplingConfig(Config):
     temperature: float = option(0.0, help="Sampling temperature; 0 is greedy (deterministic).")
     top_p: float = option(1.0, help="Nucleus sampling threshold.")
-    max_new_tokens: int = option(256, help="Most tokens per completion.")
+    max_new_tokens: int = option(256, low=1, high=MAX_ROWS, help="Most tokens per completion.")
     stop: list[str] = option(
         default_factory=list, multiple=True, help="Stop string (repeatable); the text is cut before it."
     )
@@ -129,6 +132,8 @@ class SamplingConfig(Config):
 
     def validate(self) -> None:
         super().validate()
+        if any(not stop for stop in self.stop):
+            raise ConfigError("--stop '': an empty stop string would cut every completion to nothing; drop it")
         self.params()
 
     def params(self) -> SamplingParams:
@@ -148,11 +153,13 @@ class GrowthConfig(Config):
 
     target_rows: int | None = option(
         None,
+        low=1,
+        high=MAX_ROWS,
         help="Keep drawing problems in rounds until at least this many rows are kept (each round sized from the "
         "yield so far), up to --max-problems.",
     )
     max_problems: int | None = option(
-        None, help="Most problems --target-rows may grow to (default: 8x the first round's)."
+        None, low=1, high=MAX_ROWS, help="Most problems --target-rows may grow to (default: 8x the first round's)."
     )
 
     def validate(self) -> None:

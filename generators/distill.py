@@ -14,7 +14,7 @@ from typing import Any
 
 from generators.config import EngineConfig, GrowthConfig, OutputConfig, ProblemsConfig, SamplingConfig, output_option
 from generators.models import DEFAULT_MODEL
-from r1f.config import option
+from r1f.config import MAX_ROWS, MAX_SAMPLES, option
 from r1f.errors import ConfigError
 from r1f.schema import Messages
 
@@ -75,11 +75,11 @@ class DistillConfig(SamplingConfig, EngineConfig, ProblemsConfig, GrowthConfig, 
         help="System prompt the teacher gets: a template name (e.g. sft-think, for a teacher trained with it); "
         "default none, as in the DeepSeek recipe. The student's rows never have one.",
     )
-    n: int = option(1, help="Traces per problem.")
+    n: int = option(1, low=1, high=MAX_SAMPLES, help="Traces per problem.")
     lang_threshold: float = option(0.95, help="Drop traces whose language consistency is below this.")
     temperature: float = option(0.6, help="Sampling temperature; 0 is greedy (deterministic).")
     top_p: float = option(0.95, help="Nucleus sampling threshold.")
-    max_new_tokens: int = option(1024, help="Most tokens per completion.")
+    max_new_tokens: int = option(1024, low=1, high=MAX_ROWS, help="Most tokens per completion.")
 
     def validate(self) -> None:
         super().validate()

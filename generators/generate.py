@@ -19,7 +19,7 @@ from typing import Any
 from generators.config import EngineConfig, OutputConfig, ProblemsConfig, SamplingConfig, output_option
 from generators.engines.base import Completion, Engine, SamplingParams
 from generators.prompts import build_prompt
-from r1f.config import option
+from r1f.config import MAX_SAMPLES, option
 from r1f.errors import DataError
 from r1f.io import write_dataset
 from r1f.manifest import build_manifest
@@ -54,7 +54,7 @@ class GenerateConfig(SamplingConfig, EngineConfig, ProblemsConfig, OutputConfig)
 
     out: str = output_option("datasets_out/generations")
     template: str = option("r1-zero", help="Prompt template: r1-zero (think/answer tags), step-by-step, plain, ...")
-    n: int = option(1, help="Samples per problem.")
+    n: int = option(1, low=1, high=MAX_SAMPLES, help="Samples per problem.")
 
     def validate(self) -> None:
         super().validate()

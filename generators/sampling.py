@@ -17,7 +17,7 @@ from typing import Any
 from filters.text import completion_text
 from generators import assemble
 from generators.config import EngineConfig, GrowthConfig, OutputConfig, ProblemsConfig, SamplingConfig, output_option
-from r1f.config import option
+from r1f.config import MAX_SAMPLES, option
 from r1f.errors import ConfigError, DataError
 from r1f.schema import stable_id
 
@@ -53,7 +53,7 @@ class SampleConfig(SamplingConfig, EngineConfig, ProblemsConfig, GrowthConfig, O
     """``r1f sample``: rejection sampling -- k completions per problem, verified, the correct (or best) kept."""
 
     out: str = output_option("datasets_out/rejection_sampled")
-    k: int = option(4, help="Completions drawn per problem.")
+    k: int = option(4, low=1, high=MAX_SAMPLES, help="Completions drawn per problem.")
     select: str = option("all", help="all (every correct sample) or best (the best --best-m per problem).")
     best_m: int = option(
         1, help="With --select best: samples kept per problem (correct first, then format, language, shorter)."

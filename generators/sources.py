@@ -88,9 +88,25 @@ def load_problems(
             gold = gold_of(row["solution"], source, i, solution_column or "solution")
             row["solution"] = solution_answer(gold, solution_format, source, i) if gold is not None else None
         row.setdefault("id", stable_id(str(Path(source).name), row["problem"], row.get("solution")))
-        row.setdefault("source", str(source))
+        row.setdefault("source", _public_source(str(source)))
+    seen: dict[str, int] = {}
+    for i, row in enumerate(rows):
+        first = seen.setdefault(str(row["id"]), i)
+        if first != i and (rows[first]["problem"], rows[first].get("solution")) != (
+            row["problem"],
+            row.get("solution"),
+        ):
+            raise DataError(
+                f"{source}: rows {first + 1} and {i + 1} share the id {row['id']!r} but are different problems; "
+                "give each problem its own id (or drop the id column and the factory makes them)"
+            )
     warn_unreadable_golds([row.get("solution") for row in rows], Path(str(source)).name)
     return rows
+
+
+def _public_source(source: str) -> str:
+    """What rows record as their source: a dataset name, or a file's name (never the local path)."""
+    return Path(source).name if Path(source).exists() else source
 
 
 def warn_unreadable_golds(golds: Sequence[Any], source: str) -> None:

@@ -20,7 +20,7 @@ from generators.distill import DistillConfig
 from generators.generate import GenerateConfig, RunSummary
 from generators.problems import DIFFICULTIES, FAMILIES, LANGUAGES
 from generators.sampling import SampleConfig
-from r1f.config import Config, option
+from r1f.config import MAX_ROWS, Config, option
 from r1f.errors import ConfigError
 from r1f.step import DATASET, MODEL, Slot, Step, StepContext, StepResult, StepStats
 
@@ -37,7 +37,9 @@ class ProblemSetConfig(Config):
         help="builtin (v2), heldout (the fixed held-out split), builtin/v1 or heldout/v1 (the first version), or "
         "reasoning-gym tasks: rg:basic_arithmetic,chain_sum=2,gsm_symbolic.",
     )
-    n: int | None = option(None, help="How many problems (default: 100 made; all 200 of the held-out split).")
+    n: int | None = option(
+        None, low=1, high=MAX_ROWS, help="How many problems (default: 100 made; all 200 of the held-out split)."
+    )
     seed: int = option(0, help="Seed; the same seed and options always give the same problems.")
     languages: list[str] = option(
         default_factory=lambda: list(LANGUAGES), help="Comma-separated languages (en, es, fr, de, zh)."

@@ -32,6 +32,8 @@ def option(
     multiple: bool = False,
     cli: bool = True,
     fingerprint: bool = True,
+    low: float | None = None,
+    high: float | None = None,
 ) -> Any:
     """A config field.
 
@@ -43,6 +45,7 @@ def option(
         multiple: a repeatable flag (``--stop A --stop B``); otherwise lists are comma-separated.
         cli: False for fields only recipes set (the runner fills them, or they are mappings).
         fingerprint: False for fields that cannot change results (progress, paths of the output).
+        low, high: the range a number must lie in (inclusive), checked when the config is built.
     """
     metadata = {
         "help": help,
@@ -51,6 +54,8 @@ def option(
         "multiple": multiple,
         "cli": cli,
         "fingerprint": fingerprint,
+        "low": low,
+        "high": high,
     }
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=metadata)
@@ -173,6 +178,12 @@ def suggest(name: str, valid: list[str]) -> str:
     return f"; did you mean {', '.join(near)}?" if near else ""
 
 
+#: the most problems or rows one command may be asked to make or read (a typo of a few zeros is refused, not run)
+MAX_ROWS = 10_000_000
+#: the most samples per problem
+MAX_SAMPLES = 4096
+
+
 class Config:
     """Base of every step's config. Subclasses are ``@dataclass`` classes whose fields use :func:`option`.
 
@@ -188,6 +199,17 @@ class Config:
                 object.__setattr__(self, f.name, coerce(value, hints(type(self))[f.name]))
             except TypeMismatch:
                 raise ConfigError(f"{f.name} must be {type_name(hints(type(self))[f.name])}, got {value!r}") from None
+            low, high = f.metadata.get("low"), f.metadata.get("high")
+            value = getattr(self, f.name)
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if number and ((low is not None and value < low) or (high is not None and value > high)):
+                flag = "--" + f.name.replace("_", "-")
+                bounds = (
+                    f"between {low:g} and {high:g}"
+                    if low is not None and high is not None
+                    else (f"at least {low:g}" if low is not None else f"at most {high:g}")
+                )
+                raise ConfigError(f"{flag} must be {bounds}, got {value!r}")
         self.validate()
 
     def validate(self) -> None:

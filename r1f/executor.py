@@ -68,7 +68,8 @@ class Executor(ABC):
                 return self._rounds(step, progress)
             finally:
                 step.close()
-        with OutputLock(step.output, what=f"{step.output} ({step.name})"):
+        option = f"--{step.output_field.replace('_', '-')}"
+        with OutputLock(step.output, what=f"{step.output} ({step.name})", owned_by=step.markers(), option=option):
             remove_stale_temps(step.output)
             if force:
                 shutil.rmtree(step.store_root(), ignore_errors=True)

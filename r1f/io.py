@@ -128,7 +128,8 @@ def _read_dataset_dir(directory: Path, split: str) -> list[dict[str, Any]]:
         raise DataError(
             f"{directory}: no parquet files under {DATA_DIR}/; point at a dataset the factory wrote or a single file"
         )
-    if split not in splits and len(splits) > 1:
+    if split not in splits and (len(splits) > 1 or split != "train"):
+        # only the default split falls back to a one-split dataset's split; a named one must exist
         raise DataError(f"{directory}: no split {split!r}; splits here: {', '.join(sorted(splits))}")
     files = splits.get(split) or next(iter(splits.values()))
     return _read_parquet(files)
@@ -191,6 +192,12 @@ def write_rows(out: str | Path, rows: list[dict[str, Any]], manifest: Mapping[st
     out = Path(out)
     if out.suffix not in (".jsonl", ".parquet"):
         return write_dataset(out, {"train": rows}, manifest)
+    marker = out.parent / f".{out.name}.r1f"  # says the file is the factory's, so a rerun may replace it
+    if out.exists() and not marker.exists():
+        raise DataError(
+            f"{out}: exists and was not written by r1-factory; nothing was changed: choose a new file name, or "
+            "move that file away yourself"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     if out.suffix == ".jsonl":
@@ -200,6 +207,7 @@ def write_rows(out: str | Path, rows: list[dict[str, Any]], manifest: Mapping[st
         import pyarrow.parquet as pq
 
         pq.write_table(pa.Table.from_pylist(rows), tmp)
+    marker.write_text(json.dumps({"kind": manifest.get("kind")}) + "\n")
     os.replace(tmp, out)
     return out
 
@@ -222,16 +230,21 @@ def write_dataset(
     import pyarrow.parquet as pq
 
     out = Path(out_dir)
+    from r1f.lock import check_owned
+
+    check_owned(out, (MANIFEST,))  # only a dataset the factory wrote is ever replaced
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / DATA_DIR).mkdir(parents=True)
-    materialised = {split: list(rows) for split, rows in splits.items()}
+    materialised = {split: [_public_row(row) for row in rows] for split, rows in splits.items()}
     try:
         tables = {split: _table(pa, rows, split, out) for split, rows in materialised.items()}
         for split, table in _same_schema(pa, tables, out).items():
             pq.write_table(table, tmp / DATA_DIR / f"{split}-00000-of-00001.parquet")
-        payload = dict(manifest)
+        from r1f.redact import public
+
+        payload = public(dict(manifest))  # no key, password or local path in a file push uploads
         payload.setdefault("written_at", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         (tmp / MANIFEST).write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
         files = dict(extra_files or {})
@@ -257,6 +270,18 @@ def write_dataset(
     tmp.rename(out)
     shutil.rmtree(old, ignore_errors=True)
     return out
+
+
+#: provenance columns that may hold a local path or an endpoint URL: published as names, with secrets masked
+PROVENANCE = ("model", "source", "engine", "teacher", "pass_rate_model", "generator")
+
+
+def _public_row(row: Mapping[str, Any]) -> Mapping[str, Any]:
+    from r1f.redact import public
+
+    if not any(isinstance(row.get(key), str) for key in PROVENANCE):
+        return row
+    return {k: public(v) if k in PROVENANCE and isinstance(v, str) else v for k, v in row.items()}
 
 
 def _table(pa: Any, rows: list[dict[str, Any]], split: str, out: Path) -> Any:

@@ -28,8 +28,17 @@ def lock_path(target: str | Path) -> Path:
 class OutputLock:
     """``with OutputLock(out):`` — refuse if another live run writes ``out``; take over a dead one's lock."""
 
-    def __init__(self, target: str | Path, *, what: str | None = None) -> None:
+    def __init__(
+        self,
+        target: str | Path,
+        *,
+        what: str | None = None,
+        owned_by: tuple[str, ...] | None = None,
+        option: str = "the output",
+    ) -> None:
         self.target = Path(target)
+        self.owned_by = owned_by
+        self.option = option
         self.path = lock_path(self.target)
         self.what = what or str(self.target)
         self._fd: int | None = None
@@ -37,6 +46,8 @@ class OutputLock:
 
     def acquire(self) -> OutputLock:
         check_writable(self.target)
+        if self.owned_by is not None:
+            check_owned(self.target, self.owned_by, self.option)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -78,8 +89,10 @@ class OutputLock:
 def check_writable(target: str | Path) -> None:
     """Refuse, before any work, an output that cannot be written: under a file, or in a read-only place."""
     target = Path(target)
-    if target.exists() and not target.is_dir():
-        raise ConfigError(f"{target}: is a file, not a directory; choose another output")
+    if target.exists() and not target.is_dir() and not (target.parent / f".{target.name}.r1f").exists():
+        raise ConfigError(
+            f"{target}: is a file r1-factory did not write; nothing was changed: choose another output"
+        )
     parent = target.parent
     while not parent.exists():
         parent = parent.parent
@@ -89,6 +102,33 @@ def check_writable(target: str | Path) -> None:
         raise ConfigError(f"{target}: cannot write in {parent} (a read-only file system); choose another output")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ConfigError(f"{target}: cannot write in {parent} (permission denied); choose another output")
+
+
+def check_owned(target: str | Path, markers: tuple[str, ...], option: str = "the output") -> None:
+    """Refuse an output folder the factory did not write: only an empty folder, or one holding one of ``markers``
+    (a dataset's ``manifest.json``, a model's training fingerprint, ``eval.json``, a run's ``.r1f``), may be
+    written into or replaced. ``--force`` does not widen this: a user's files are never the factory's to delete.
+    """
+    target = Path(target)
+    resolved = target.resolve()
+    if target.name in ("", ".", "..") or resolved in (Path.cwd().resolve(), Path.home().resolve(), Path("/")):
+        raise ConfigError(
+            f"{target}: {option} must name a folder of its own (e.g. {target / 'out'}), not the working, home or "
+            "root directory; nothing was written"
+        )
+    if not target.is_dir():
+        return
+    try:
+        entries = [p.name for p in target.iterdir()]
+    except OSError as err:
+        raise ConfigError(f"{target}: cannot read this folder ({err.strerror}); choose another output") from None
+    if not entries or any(name in entries for name in markers):
+        return
+    shown = ", ".join(sorted(entries)[:3]) + (", ..." if len(entries) > 3 else "")
+    raise ConfigError(
+        f"{target}: exists and was not written by r1-factory (it holds {shown}; no {' or '.join(markers)}); "
+        "nothing was changed: choose a new folder, or move those files away yourself"
+    )
 
 
 def _read(fd: int) -> dict[str, Any]:

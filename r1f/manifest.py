@@ -12,6 +12,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from r1f.redact import public, public_command
+
 #: packages whose versions change generated results, recorded in every manifest
 RESULT_PACKAGES = ("torch", "transformers", "datasets", "vllm", "trl", "math-verify")
 
@@ -70,4 +72,5 @@ def build_manifest(
     if timings:
         manifest["timings"] = dict(timings)
     manifest.update(extra)
-    return manifest
+    manifest["command"] = public_command(manifest["command"])
+    return public(manifest)

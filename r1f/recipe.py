@@ -25,6 +25,7 @@ value, and a format or template that disagrees with the model it is used with. N
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,12 +85,18 @@ class Pipeline:
     format: str
     run_dir: Path
     stages: dict[str, Stage] = field(default_factory=dict)
+    #: modules whose ``module:Class`` steps the recipe opted in to (importing them runs their code)
+    plugins: tuple[str, ...] = ()
     text: str = ""
     #: where stages' shards run: {name: local|ray, workers, address, resources}
     executor: dict[str, Any] = field(default_factory=dict)
 
     def consumers(self, name: str) -> list[Stage]:
         return [s for s in self.stages.values() if name in s.upstream]
+
+
+#: what a stage may be called: its output is a folder of that name inside the run directory
+STAGE_NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def recipe_path(name_or_path: str) -> Path:
@@ -133,7 +140,7 @@ def load_pipeline(
     if not isinstance(data, dict) or not isinstance(data.get("stages"), dict) or not data["stages"]:
         raise ConfigError(f"{path}: a recipe is a mapping with 'stages:' (stage name -> step, config, inputs)")
     apply_overrides(data, overrides or {}, where)
-    unknown = set(data) - {"name", "description", "format", "defaults", "stages", "run_dir", "executor"}
+    unknown = set(data) - {"name", "description", "format", "defaults", "stages", "run_dir", "executor", "plugins"}
     if unknown:
         raise ConfigError(f"{where}: unknown top-level key(s) {', '.join(sorted(unknown))}")
     fmt = data.get("format", "think")
@@ -155,6 +162,16 @@ def load_pipeline(
     if not isinstance(defaults, dict):
         raise ConfigError(f"{where}: defaults must be a mapping of config keys")
     specs: dict[str, dict[str, Any]] = data["stages"]
+    for stage_name in specs:
+        if not isinstance(stage_name, str) or not STAGE_NAME_RE.fullmatch(stage_name):
+            raise ConfigError(
+                f"{where}: stage name {stage_name!r}: use letters, digits, '_' and '-' only (a stage's output is a "
+                "folder of that name inside the run directory)"
+            )
+    plugins = data.get("plugins") or []
+    if not isinstance(plugins, list) or not all(isinstance(m, str) for m in plugins):
+        raise ConfigError(f"{where}: plugins is a list of Python modules whose steps the recipe may use")
+    pipeline.plugins = tuple(plugins)
     for stage_name in _order(specs, where):
         pipeline.stages[stage_name] = _build_stage(pipeline, stage_name, specs[stage_name], defaults, where)
     used = {k for stage in pipeline.stages.values() for k in stage.step_cls.config_class.field_names()}
@@ -209,7 +226,7 @@ def _build_stage(pipeline: Pipeline, name: str, spec: dict[str, Any], defaults: 
     here = f"{where}, stage {name}"
     if "step" not in spec:
         raise ConfigError(f"{here}: no step; e.g. step: generate")
-    cls = step_class(str(spec["step"]))
+    cls = step_class(str(spec["step"]), pipeline.plugins)
     fields = set(cls.config_class.field_names())
     given = dict(spec.get("config") or {})
     values = {k: v for k, v in defaults.items() if k in fields}

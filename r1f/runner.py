@@ -241,7 +241,12 @@ class Runner:
         progress: Any,
         on_stage: Callable[[str, Stage, PlanItem], None] | None,
     ) -> list[dict[str, Any]]:
-        with OutputLock(self.pipeline.run_dir, what=f"run directory {self.pipeline.run_dir}"):
+        with OutputLock(
+            self.pipeline.run_dir,
+            what=f"run directory {self.pipeline.run_dir}",
+            owned_by=(STATE_DIR,),
+            option="--run-dir",
+        ):
             (self.pipeline.run_dir / STATE_DIR).mkdir(parents=True, exist_ok=True)
             (self.pipeline.run_dir / STATE_DIR / "recipe.yaml").write_text(self.pipeline.text)
             for name in force:

@@ -33,6 +33,8 @@ from r1f.errors import ConfigError
 
 DATASET, MODEL, EVAL = "dataset", "model", "eval"
 KINDS = (DATASET, MODEL, EVAL)
+#: files that show an existing folder is an output of this kind the factory wrote (so it may replace it)
+OUTPUT_MARKERS: dict[str, tuple[str, ...]] = {DATASET: ("manifest.json",), EVAL: ("eval.json",)}
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,9 @@ class Step(ABC):
     output_field: ClassVar[str] = "out"
     #: one line for the report and ``r1f run --list-steps``
     summary: ClassVar[str] = ""
+    #: files that mark an existing output folder as this step's own (default: by ``output_kind``); None: the
+    #: output is not a folder (an Argilla dataset name), nothing to check
+    output_markers: ClassVar[tuple[str, ...] | None] = None
     #: what to change when this step's dataset is too small for the stage that reads it
     grow_hint: ClassVar[str] = "Give it more input rows."
 
@@ -197,6 +202,10 @@ class Step(ABC):
             raise ConfigError(f"{self.name}: give an output (--{self.output_field.replace('_', '-')})")
         return Path(value)
 
+    def markers(self) -> tuple[str, ...] | None:
+        """What an existing folder at :attr:`output` must hold for this step to write into it."""
+        return self.output_markers if self.output_markers is not None else OUTPUT_MARKERS.get(self.output_kind)
+
     def store_root(self) -> Path:
         """The run store beside the output (``.<name>.run``), where shard markers also live."""
         return self.output.parent / f".{self.output.name}.run"
@@ -222,15 +231,30 @@ STEPS: dict[str, str] = {
 }
 
 
-def step_class(name: str) -> type[Step]:
-    """The step class registered as ``name`` (or a dotted ``module:Class``)."""
-    target = STEPS.get(name, name if ":" in name else None)
+def step_class(name: str, plugins: tuple[str, ...] = ()) -> type[Step]:
+    """The step class registered as ``name``, or ``module:Class`` from a module the caller listed in ``plugins``.
+
+    A recipe is data until it names a module: importing one runs its code, so a ``module:Class`` step is refused
+    unless the recipe opts in with ``plugins: [module]`` (the README says what that means).
+    """
+    target = STEPS.get(name)
+    if target is None and ":" in name:
+        module_name = name.partition(":")[0]
+        if module_name not in plugins:
+            raise ConfigError(
+                f"step {name!r} imports the Python module {module_name!r}, which runs its code; list it under "
+                f"'plugins: [{module_name}]' in the recipe if you trust it (registered steps: {', '.join(STEPS)})"
+            )
+        target = name
     if target is None:
         from r1f.config import suggest
 
         raise ConfigError(f"unknown step {name!r}{suggest(name, list(STEPS))} (steps: {', '.join(STEPS)})")
     module_name, _, cls_name = target.partition(":")
     try:
-        return getattr(importlib.import_module(module_name), cls_name)
+        cls = getattr(importlib.import_module(module_name), cls_name)
     except (ImportError, AttributeError) as err:
         raise ConfigError(f"cannot load step {name!r} from {target}: {err}") from None
+    if not (isinstance(cls, type) and issubclass(cls, Step)):
+        raise ConfigError(f"step {name!r}: {target} is not a Step class")
+    return cls

@@ -74,4 +74,6 @@ class RunStore:
             existing[row[ID]] = row
 
     def write_params(self, params: Mapping[str, Any]) -> None:
-        (self.root / "run.json").write_text(json.dumps(dict(params), indent=2, default=str) + "\n")
+        from r1f.redact import public
+
+        (self.root / "run.json").write_text(json.dumps(public(dict(params)), indent=2, default=str) + "\n")

@@ -443,8 +443,23 @@ def test_audit_disagreements_go_to_review_and_come_back_as_regression_cases(argi
     assert sorted(queue) == ["item2", "item3"]
     _respond(credentials, alice, queue["item3"], {"verdict": "accept"})  # "18" is right: a false zero
     _respond(credentials, alice, queue["item2"], {"verdict": "reject", "reason": "n could be negative"})
-    pulled = _run("review", "pull", "audit-review", "--out", str(tmp_path / "reviewed"), credentials=credentials)
+    # the owner's key given as a flag: it must not reach the manifest, the card or anything else written
+    pulled = run_r1f(
+        "review",
+        "pull",
+        "audit-review",
+        "--out",
+        str(tmp_path / "reviewed"),
+        "--api-url",
+        credentials.api_url,
+        "--api-key",
+        credentials.api_key,
+    )
     assert pulled.returncode == 0, pulled.stderr
+    for path in (tmp_path / "reviewed").rglob("*"):
+        if path.is_file():
+            assert credentials.api_key.encode() not in path.read_bytes(), path
+    assert "--api-key" in read_manifest(tmp_path / "reviewed")["command"]
     cases_file = tmp_path / "cases.jsonl"
     exported = _run(
         "audit",

@@ -175,6 +175,10 @@ class TrainConfig(Config):
                     f"{prefix}{key} must be {fields[key].replace('|', ' or ')}, got {value!r}; fix it in the recipe "
                     f"or --set {key}=..."
                 ) from None
+        for key, low in TRL_LOWER_BOUNDS.items():
+            value = trl_values.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value < low:
+                raise ConfigError(f"{prefix}{key} must be at least {low:g}, got {value!r}; --set {key}=... to fix it")
         own["trl"] = trl_values
         return super().from_mapping(own, where=where)
 
@@ -194,6 +198,22 @@ class TrainConfig(Config):
         out["output_dir"] = self.output_dir or default_dir
         return out
 
+
+#: TRL fields that TRL only checks after the model has loaded (or never): refused up front instead
+TRL_LOWER_BOUNDS = {
+    "per_device_train_batch_size": 1,
+    "per_device_eval_batch_size": 1,
+    "gradient_accumulation_steps": 1,
+    "num_generations": 2,
+    "num_train_epochs": 0,
+    "learning_rate": 0,
+    "max_length": 1,
+    "max_completion_length": 1,
+    "max_prompt_length": 1,
+    "logging_steps": 0,
+    "save_steps": 0,
+    "num_iterations": 1,
+}
 
 #: TRL fields that cannot change what is learned
 UNFINGERPRINTED = {"logging_steps", "report_to", "save_steps", "save_strategy", "save_total_limit", "log_completions"}

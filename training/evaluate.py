@@ -174,7 +174,8 @@ def run_eval(config: EvalConfig, *, engine: Any = None, progress: Any = None) ->
         correct = scores(sampled)["accuracy"]
         by_problem: dict[str, list[bool]] = defaultdict(list)
         for row, ok in zip(sampled, correct):
-            by_problem[row["problem_id"]].append(ok == 1.0)
+            if ok is not None:  # a problem whose gold cannot be judged counts in neither pass@1 nor pass@k
+                by_problem[row["problem_id"]].append(ok == 1.0)
         rates[f"pass@{config.k}"] = rate([1.0 if any(v) else 0.0 for v in by_problem.values()])
         result[f"pass@{config.k}"] = rates[f"pass@{config.k}"]["value"]
         result["sampled_accuracy"] = _mean(correct)
@@ -186,7 +187,9 @@ def run_eval(config: EvalConfig, *, engine: Any = None, progress: Any = None) ->
     result["intervals"] = {name: r["ci95"] for name, r in rates.items()}
     result["judged"] = {name: r["n"] for name, r in rates.items()}
     out.mkdir(parents=True, exist_ok=True)
-    (out / "eval.json").write_text(json.dumps(result, indent=2) + "\n")
+    from r1f.redact import public
+
+    (out / "eval.json").write_text(json.dumps(public(result), indent=2) + "\n")
     lines = ["| metric | value | 95% CI |", "|---|---|---|"]
     for key, value in result.items():
         if key in ("intervals", "judged", "greedy_correct"):

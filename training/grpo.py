@@ -309,6 +309,10 @@ def write_card(directory: Path, summary: dict[str, Any]) -> None:
 
     import yaml
 
+    from r1f.redact import public
+
+    summary = public(summary)
+
     meta = {
         "library_name": "transformers",
         "tags": ["r1-factory", "trl", summary["stage"]],

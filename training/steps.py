@@ -41,6 +41,10 @@ def _training_result(step: Step, summary: dict[str, Any]) -> StepResult:
     )
 
 
+#: what a model folder the factory trained holds (its training fingerprint, its training summary)
+MODEL_MARKERS = (".r1f-train-fingerprint", "r1f_training.json")
+
+
 class GRPOStep(Step):
     """GRPO (R1-Zero, reasoning RL) with rewards from the registry by name and weight."""
 
@@ -52,6 +56,7 @@ class GRPOStep(Step):
     }
     output_kind = MODEL
     output_field = "output_dir"
+    output_markers = MODEL_MARKERS
     summary = "GRPO (R1-Zero / reasoning RL)"
 
     def finish(self, ctx: StepContext) -> StepResult:
@@ -72,6 +77,7 @@ class SFTStep(Step):
     }
     output_kind = MODEL
     output_field = "output_dir"
+    output_markers = MODEL_MARKERS
     summary = "SFT (cold start, rejection sampled, distillation)"
 
     def finish(self, ctx: StepContext) -> StepResult:

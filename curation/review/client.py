@@ -56,7 +56,7 @@ def connect(credentials: Credentials) -> Any:
             "or check --api-url"
         ) from None
     except Exception as err:  # the SDK wraps HTTP errors in its own types
-        text = redact(str(err).splitlines()[0][:200], [credentials.api_key]) if str(err) else type(err).__name__
+        text = redact(str(err).splitlines()[0], [credentials.api_key])[:200] if str(err) else type(err).__name__
         if "401" in text or "Unauthorized" in text or "api_key" in text.lower():
             raise ReviewError(
                 f"Argilla at {credentials.api_url} refused the API key ({text}); check --api-key"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,9 +51,22 @@ class Credentials:
         return path
 
 
+#: what a reviewer may be called: the name is an Argilla user name and a file name in the review home
+REVIEWER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def check_reviewer(name: str) -> str:
+    """A reviewer name, or a one-line error: ``../credentials`` would write a key over the owner's file."""
+    if not REVIEWER_RE.fullmatch(name or ""):
+        raise ConfigError(
+            f"--reviewer {name!r}: use letters, digits, '_' and '-' (up to 64, starting with a letter or digit)"
+        )
+    return name
+
+
 def reviewer_file(name: str) -> str:
     """Where a reviewer's own credentials live in the review home (mode 600)."""
-    return f"reviewers/{name}.json"
+    return f"reviewers/{check_reviewer(name)}.json"
 
 
 def resolve_credentials(api_url: str | None, api_key: str | None, home: Path | None = None) -> Credentials:

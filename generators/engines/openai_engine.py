@@ -53,7 +53,9 @@ class OpenAIEngine(Engine):
         self._logprobs_ok = True
 
     def identity(self) -> dict[str, Any]:
-        return {"engine": self.name, "model": self.model, "base_url": self.base_url}
+        # the model and (in the row ids) the sampling, not where the server listens: a rerun against the same
+        # server under another host name or port reuses the finished rows instead of paying for them again
+        return {"engine": self.name, "model": self.model}
 
     def _key(self) -> str:
         return os.environ.get(self.api_key_env) or ""
@@ -133,13 +135,20 @@ class OpenAIEngine(Engine):
                     )
                     continue
             if response.status_code == 200:
-                results = self._parse(response.json(), n)
+                try:
+                    payload = response.json()
+                    results = self._parse(payload, n)
+                except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+                    # a 200 that is not a chat completion (a proxy's HTML page, a truncated body): retried like a 5xx
+                    body_text = redact(response.text, [self._key()])[:120]
+                    last = f"HTTP 200 with a body that is not a chat completion: {body_text!r}"
+                    continue
                 if prefixed and "continue_final_message" not in body:
                     for result in results:
                         result.prefix_applied = False
                 return results
             # servers echo the request's key in errors ("Incorrect API key provided: Bearer sk-..."): mask it
-            last = f"HTTP {response.status_code}: {redact(response.text[:200], [self._key()])!r}"
+            last = f"HTTP {response.status_code}: {redact(response.text, [self._key()])[:200]!r}"
             if (
                 "continue_final_message" in body
                 and response.status_code in (400, 422)
@@ -177,7 +186,9 @@ class OpenAIEngine(Engine):
         return min(self.backoff * 2 ** (attempt - 1), 30.0) * (0.5 + random.random() / 2)
 
     def _parse(self, payload: dict[str, Any], n: int) -> list[Completion]:
-        choices = payload.get("choices") or []
+        choices = payload.get("choices") if isinstance(payload, dict) else None
+        if not isinstance(choices, list) or not choices:
+            raise ValueError("no choices in the response")
         usage = payload.get("usage") or {}
         prompt_tokens = usage.get("prompt_tokens")
         total = usage.get("completion_tokens")

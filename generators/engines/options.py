@@ -44,7 +44,9 @@ class TransformersOptions(EngineOptions):
         "float32, bfloat16, float16.",
     )
     device: str = option("auto", help="auto, cpu or cuda.")
-    threads: int | None = option(None, help="Torch intra-op threads (default: every core this process may use).")
+    threads: int | None = option(
+        None, low=1, high=1024, help="Torch intra-op threads (default: every core this process may use)."
+    )
     decode_attention: str = option(
         "auto",
         help="Decode-step attention on CPU: auto (the factory's C kernel where a C compiler builds it, about 3x "

@@ -301,6 +301,8 @@ class TransformersEngine(Engine):
         # One sequence per (prompt, sample); longest prompts first so joins pad the new rows, not the batch.
         seqs = [(i, j) for i in range(len(encoded)) for j in range(params.n) if len(encoded[i]) <= room]
         seqs.sort(key=lambda s: -len(encoded[s[0]]))
+        if not seqs:  # no prompt of this chunk fits the context: every one is a prompt_too_long row
+            return result
         generator = None
         if not params.greedy:
             generator = torch.Generator(device=self.device)

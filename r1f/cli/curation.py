@@ -27,7 +27,7 @@ def push(
     from curation.publish import publish
 
     if dry_run is not None:
-        result = write_dry_run(path, dry_run)
+        result = write_dry_run(path, dry_run, repo)
         title = f"Dry run: {len(result.files)} files that a push would upload -> {dry_run}"
     else:
         if not repo:

@@ -55,9 +55,11 @@ def review_serve(
     (both stop all three processes)."""
     import time
 
-    from curation.review.credentials import CREDENTIALS, default_home
+    from curation.review.credentials import CREDENTIALS, check_reviewer, default_home
     from curation.review.server import local_argilla
 
+    for name in reviewer or []:
+        check_reviewer(name)  # before anything starts: a name is a file in the review home
     home = home or default_home()
     console.print(f"starting Argilla in {home} (the first start installs argilla-server into its own venv) …")
     with local_argilla(home, port=port, reviewers=tuple(reviewer or ())) as credentials:
