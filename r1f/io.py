@@ -71,7 +71,14 @@ def _read_file(path: Path) -> list[dict[str, Any]]:
     except OSError as err:
         raise DataError(f"{path}: cannot read ({err.strerror})") from None
     if suffix == ".csv":
-        return list(csv.DictReader(text.splitlines()))
+        try:
+            rows = list(csv.DictReader(text.splitlines()))
+        except csv.Error as err:
+            raise DataError(f"{path}: not a readable CSV ({err}); fix the file or save it as jsonl") from None
+        for lineno, row in enumerate(rows, start=2):
+            if None in row:  # csv puts fields past the header's under the key None
+                raise DataError(f"{path}: line {lineno} has more fields than the header; quote fields with commas")
+        return rows
     if suffix == ".json" and text.lstrip().startswith("["):
         try:
             rows = json.loads(text)
@@ -166,7 +173,7 @@ def map_columns(rows: list[dict[str, Any]], mapping: Mapping[str, str], *, sourc
     Raises:
         DataError: a mapped column is missing; the message lists the columns that exist.
     """
-    columns = list(rows[0].keys())
+    columns = [str(c) for c in rows[0].keys()]
     for target, column in mapping.items():
         if column not in rows[0]:
             raise DataError(
