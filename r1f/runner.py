@@ -30,6 +30,7 @@ from typing import Any
 from r1f.errors import ConfigError, DataError, R1FactoryError
 from r1f.lock import OutputLock
 from r1f.recipe import Pipeline, Stage
+from r1f.redact import public, redact
 from r1f.schema import stable_id
 from r1f.step import DATASET, EVAL, MODEL
 
@@ -119,7 +120,7 @@ class StateStore:
         self.root.mkdir(parents=True, exist_ok=True)
         path = self.root / f"{name}.json"
         tmp = path.with_suffix(f".tmp-{os.getpid()}")
-        tmp.write_text(json.dumps(state, indent=1, default=str))
+        tmp.write_text(json.dumps(public(state), indent=1, default=str))  # for people: no key or local path
         os.replace(tmp, path)
 
 
@@ -248,7 +249,7 @@ class Runner:
             option="--run-dir",
         ):
             (self.pipeline.run_dir / STATE_DIR).mkdir(parents=True, exist_ok=True)
-            (self.pipeline.run_dir / STATE_DIR / "recipe.yaml").write_text(self.pipeline.text)
+            (self.pipeline.run_dir / STATE_DIR / "recipe.yaml").write_text(redact(self.pipeline.text))
             for name in force:
                 if name not in self.pipeline.stages:
                     raise ConfigError(f"--force {name}: no such stage (stages: {', '.join(self.pipeline.stages)})")

@@ -319,6 +319,31 @@ def test_no_secret_or_local_path_in_any_file_written(tmp_path, served, model_dir
         assert result.returncode == 0, result.stderr
         result = run_r1f("push", "scored", "--dry-run", "upload", cwd=work)
         assert result.returncode == 0, result.stderr
+        recipe = {
+            "name": "leak",
+            "stages": {
+                "gen": {
+                    "step": "generate",
+                    "config": {
+                        "engine": "openai",
+                        "model": model_dir,
+                        "n_problems": 2,
+                        "max_new_tokens": 16,
+                        "engine_options": {"base_url": url},
+                    },
+                },
+                "sc": {"step": "score", "inputs": {"source": "gen"}, "config": {"rewards": "accuracy"}},
+            },
+        }
+        (work / "leak.yaml").write_text(json.dumps(recipe))
+        result = run_r1f("run", "leak.yaml", "--run-dir", "run", cwd=work)
+        assert result.returncode == 0, result.stderr
+        assert (work / "run" / "report.html").is_file()
+        from tests.test_training import TINY_GRPO
+
+        result = run_r1f("train", "grpo", *TINY_GRPO, "--set", "max_steps=1", "--output-dir", "model", cwd=work)
+        assert result.returncode == 0, result.stderr
+        assert (work / "model" / "README.md").is_file()
     finally:
         for k, v in old.items():
             if v is None:
@@ -326,7 +351,7 @@ def test_no_secret_or_local_path_in_any_file_written(tmp_path, served, model_dir
             else:
                 os.environ[k] = v
     secrets = [PLANTED_KEY, PLANTED_PASSWORD, env["HF_TOKEN"], env["ARGILLA_API_KEY"], str(work), str(ROOT)]
-    files = [p for p in work.rglob("*") if p.is_file()]
+    files = [p for p in work.rglob("*") if p.is_file() and p.name != "leak.yaml"]  # the test's own recipe
     assert any(p.name == "manifest.json" for p in files) and any(p.parent.name == "chunks" for p in files)
     for path in files:
         data = path.read_bytes()
@@ -334,3 +359,63 @@ def test_no_secret_or_local_path_in_any_file_written(tmp_path, served, model_dir
             assert secret.encode() not in data, (path, secret)
     manifest = read_manifest(work / "gen")
     assert manifest["command"][0] == "r1f" and "user:***@" in json.dumps(manifest)
+
+
+def test_a_problem_without_a_gold_counts_in_neither_pass_at_1_nor_pass_at_k(tmp_path, model_dir):
+    path = tmp_path / "p.jsonl"
+    rows = [
+        {"problem": "What is 2 + 3?", "solution": "5"},
+        {"problem": "What is 4 + 4?", "solution": "8"},
+        {"problem": "Describe a number.", "solution": ""},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "eval"
+    result = run_r1f(
+        "eval", "smollm2-135m", "--problems", str(path), "--k", "2", "--max-new-tokens", "8", "--out", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((out / "eval.json").read_text())
+    assert metrics["judged"]["pass@1"] == metrics["judged"]["pass@2"] == 2
+
+
+def test_a_server_echo_is_masked_before_it_is_cut(tmp_path):
+    key = "sk-echo" + "x" * 26  # 33 characters, as in the report
+
+    class Echo(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = json.dumps({"error": "." * 150 + " Incorrect API key provided: " + key}).encode()
+            self.send_response(401)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    os.environ["ECHO_TEST_KEY"] = key
+    try:
+        result = run_r1f(
+            "generate",
+            "--engine",
+            "openai",
+            "--base-url",
+            f"http://127.0.0.1:{server.server_address[1]}/v1",
+            "--model",
+            "m",
+            "--api-key-env",
+            "ECHO_TEST_KEY",
+            "--n-problems",
+            "1",
+            "--max-retries",
+            "0",
+            "--out",
+            str(tmp_path / "o"),
+        )
+    finally:
+        os.environ.pop("ECHO_TEST_KEY")
+        server.shutdown()
+    one_error_line(result)
+    assert "sk-echox" not in result.stderr + result.stdout and "***" in result.stderr
