@@ -227,7 +227,7 @@ def summary_markdown(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-class AuditStep(Step):
+class AuditStep(Step[AuditConfig]):
     """Re-check accuracy verdicts with an independent checker; report agreement and error rates with intervals."""
 
     name = "audit"
@@ -243,7 +243,6 @@ class AuditStep(Step):
         from r1f.manifest import build_manifest
 
         config = self.config
-        assert isinstance(config, AuditConfig)
         stats = StepStats()
         rows = read_rows(config.source, split=config.split)
         if not rows:
@@ -333,7 +332,7 @@ class AuditStep(Step):
         )
         write_dataset(config.out, {"train": out_rows}, manifest)
         if config.update_card:
-            from r1f.card import add_card_section
+            from r1f.io import add_card_section
 
             add_card_section(config.source, CARD_SECTION, section, {"audit": summary})
         stats.total, stats.kept = len(rows), len(out_rows)

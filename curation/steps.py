@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from curation.curate import CurateConfig
 from curation.pairs import PairsConfig
@@ -16,7 +16,7 @@ from r1f.config import Config, option
 from r1f.step import DATASET, Slot, Step, StepContext, StepResult, StepStats
 
 
-class CurateStep(Step):
+class CurateStep(Step[CurateConfig]):
     """Decontaminate, dedup, mix at a ratio and split: the hygiene step before training or publishing."""
 
     name = "curate"
@@ -32,7 +32,6 @@ class CurateStep(Step):
         from curation.curate import run_curate
 
         config = self.config
-        assert isinstance(config, CurateConfig)
         counts = run_curate(config, on_progress=lambda stage, done, total: ctx.report(done, total, stage))
         stats = StepStats(total=sum(counts["input_rows"].values()), kept=counts["kept"])
         stats.dropped.update(counts["dropped_by_reason"])
@@ -79,7 +78,10 @@ class ReviewPullConfig(ReviewConfig):
     out: str = option("", help="Dataset directory to write (atomically, replacing an older one).", fingerprint=False)
 
 
-class ReviewStep(Step):
+R = TypeVar("R", bound=ReviewConfig)
+
+
+class ReviewStep(Step[R]):
     """A step that talks to Argilla; credentials come from outside the config (never recorded)."""
 
     def __init__(self, config: Config, credentials: Any = None) -> None:
@@ -89,11 +91,11 @@ class ReviewStep(Step):
     @property
     def credentials(self) -> Any:
         if self._credentials is None:
-            self._credentials = self.config.credentials()  # type: ignore[attr-defined]
+            self._credentials = self.config.credentials()
         return self._credentials
 
 
-class ReviewPushStep(ReviewStep):
+class ReviewPushStep(ReviewStep[ReviewPushConfig]):
     """Push a dataset to Argilla for human review."""
 
     name = "review-push"
@@ -108,7 +110,6 @@ class ReviewPushStep(ReviewStep):
         from r1f.io import read_rows
 
         config = self.config
-        assert isinstance(config, ReviewPushConfig)
         rows = read_rows(config.dataset, split=config.split)
         result = push(rows, config.dataset_name, self.credentials, workspace=config.workspace, source=config.dataset)
         table = [("new records", result.created), ("updated records", result.updated), ("review at", result.url)]
@@ -122,10 +123,10 @@ class ReviewPushStep(ReviewStep):
         """No directory is written; the lock and the shard markers live under the review home, per dataset."""
         from curation.review.credentials import default_home
 
-        return default_home() / "pushes" / self.config.dataset_name  # type: ignore[attr-defined]
+        return default_home() / "pushes" / self.config.dataset_name
 
 
-class ReviewPullStep(ReviewStep):
+class ReviewPullStep(ReviewStep[ReviewPullConfig]):
     """The reviewed dataset from Argilla: accepted rows (corrections applied, re-verified), rejected, unreviewed."""
 
     name = "review-pull"
@@ -136,7 +137,6 @@ class ReviewPullStep(ReviewStep):
         from curation.review.client import pull_dataset
 
         config = self.config
-        assert isinstance(config, ReviewPullConfig)
         counts = pull_dataset(config.dataset_name, config.out, self.credentials, workspace=config.workspace)
         stats = StepStats(total=sum(counts.get(k, 0) for k in ("accepted", "rejected", "discarded", "unreviewed")))
         stats.kept = counts.get("accepted", 0)
@@ -146,7 +146,7 @@ class ReviewPullStep(ReviewStep):
         return StepResult(self.output, stats, table, title=f"Reviewed {config.dataset_name!r} -> {config.out}")
 
 
-class PairsStep(Step):
+class PairsStep(Step[PairsConfig]):
     """TRL preference pairs (prompt, chosen, rejected) from rejection-sampled data."""
 
     name = "pairs"
@@ -163,7 +163,6 @@ class PairsStep(Step):
         from r1f.manifest import build_manifest
 
         config = self.config
-        assert isinstance(config, PairsConfig)
         samples = read_samples(config.source)
         pairs, skipped = make_pairs(samples, config)
         problems = len({r.get("problem_id") for r in samples})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from r1f.config import Config, option
 from r1f.step import DATASET, Slot, Step, StepContext, StepResult, StepStats
@@ -69,7 +69,10 @@ class FilterConfig(ScoreConfig):
             parse_rules(self.rules)
 
 
-class ScoreStep(Step):
+S = TypeVar("S", bound=ScoreConfig)
+
+
+class ScoreStep(Step[S]):
     """Reward columns on every row of a dataset (resumable)."""
 
     name = "score"
@@ -91,7 +94,6 @@ class ScoreStep(Step):
         from r1f.io import gold_of, read_rows
 
         config = self.config
-        assert isinstance(config, ScoreConfig)
         decision = self.decision()
         rewards = parse_rewards(config.rewards)
         have = {r.name for r in rewards}
@@ -122,7 +124,7 @@ class ScoreStep(Step):
     def _cache(self, rewards: list[Any]) -> Any:
         from filters.scoring import ScoreCache
 
-        return ScoreCache(self.store_root() / "scores", rewards, self.config.completion_column)  # type: ignore[attr-defined]
+        return ScoreCache(self.store_root() / "scores", rewards, self.config.completion_column)
 
     def run(self, ctx: StepContext) -> StepStats:
         """Score this shard's rows (every ``world_size``-th row from ``rank``) into the score cache."""
@@ -145,7 +147,6 @@ class ScoreStep(Step):
         from r1f.plots import dataset_plots
 
         config = self.config
-        assert isinstance(config, ScoreConfig)
         stats = StepStats(timings=dict(ctx.stats.timings))
         rewards, decision, rows = self._prepare()
         self._cache(rewards).apply(rows)  # every shard has scored its rows: this reads the cache
@@ -183,7 +184,7 @@ class ScoreStep(Step):
         return StepResult(self.output, stats, summary)
 
 
-class FilterStep(ScoreStep):
+class FilterStep(ScoreStep[FilterConfig]):
     """Score, then keep or drop each row with a reason."""
 
     name = "filter"
@@ -197,7 +198,6 @@ class FilterStep(ScoreStep):
         from filters.rules import parse_rules
 
         config = self.config
-        assert isinstance(config, FilterConfig)
         return Decision(
             rules=parse_rules(config.rules) if config.rules else [],
             keep=KeepExpression(config.keep) if config.keep else None,

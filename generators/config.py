@@ -110,6 +110,12 @@ class EngineConfig(Config):
 
         check_engine(self.engine, self.engine_options)
 
+    @classmethod
+    def option_groups(cls) -> dict[str, Any]:
+        from generators.engines.options import ENGINE_OPTIONS
+
+        return {"engine_options": ENGINE_OPTIONS}
+
     def make_engine(self) -> Any:
         from generators.engines import make_engine
 

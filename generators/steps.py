@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from generators.coldstart import ColdStartConfig
 from generators.config import GrowthConfig
@@ -66,7 +66,7 @@ class ProblemSetConfig(Config):
         parse_pass_rate(self.pass_rate)
 
 
-class ProblemsStep(Step):
+class ProblemsStep(Step[ProblemSetConfig]):
     """Problems (built-in, held-out, reasoning-gym) as a dataset, with difficulty labels."""
 
     name = "problems"
@@ -81,7 +81,6 @@ class ProblemsStep(Step):
         from r1f.ngrams import normalize
 
         config = self.config
-        assert isinstance(config, ProblemSetConfig)
         heldout = config.source.split("/")[0] == "heldout"
         rows = load_problems(
             config.source,
@@ -118,7 +117,11 @@ class ProblemsStep(Step):
 # -- the generating steps ---------------------------------------------------------------------------
 
 
-class GeneratingStep(Step):
+#: the configs of the steps that generate: each has problems, an engine and sampling settings
+G = TypeVar("G", GenerateConfig, ColdStartConfig, SampleConfig, DistillConfig)
+
+
+class GeneratingStep(Step[G]):
     """Shards generate into the run store; ``finish`` builds the dataset from it."""
 
     inputs = {
@@ -160,7 +163,7 @@ class GeneratingStep(Step):
     @property
     def engine(self) -> Any:
         if self._engine is None:
-            self._engine = self.config.make_engine()  # type: ignore[attr-defined]
+            self._engine = self.config.make_engine()
         return self._engine
 
     def close(self) -> None:
@@ -182,7 +185,7 @@ class GeneratingStep(Step):
     def problems(self) -> list[dict[str, Any]]:
         """This round's problems (the first ``n_problems``, more once the step has grown)."""
         if self._problems is None:
-            self._problems = self.config.load_problems(n=self._size)  # type: ignore[attr-defined]
+            self._problems = self.config.load_problems(n=self._size)
             if self._first is None:
                 self._first = len(self._problems)
         return self._problems
@@ -204,7 +207,7 @@ class GeneratingStep(Step):
         when the collecting pass finds every row done."""
         from generators.generate import generate_rows
 
-        params = self.config.params()  # type: ignore[attr-defined]
+        params = self.config.params()
         store = self.store()
         store.write_params({"step": self.name, "sampling": params.as_dict(), **self.engine.identity()})
         return generate_rows(
@@ -258,8 +261,8 @@ class GeneratingStep(Step):
             return False
         drawn = len(self.problems())
         available = None
-        if config.problems not in ("builtin",):  # type: ignore[attr-defined]
-            available = len(config.load_problems(every=True))  # type: ignore[attr-defined]
+        if config.problems not in ("builtin",):
+            available = len(config.load_problems(every=True))
         size = config.next_size(drawn, kept, available, self._first or drawn)
         if size is None:
             return False
@@ -278,7 +281,7 @@ class GeneratingStep(Step):
         manifest = generation_manifest(
             summary,
             engine=self.engine,
-            params=self.config.params(),  # type: ignore[attr-defined]
+            params=self.config.params(),
             prompt=self.prompt(),
             store=self.store(),
             kind=self.kind,
@@ -310,7 +313,7 @@ class GeneratingStep(Step):
         return ScoreCache(self.store_root() / "scores", rewards)
 
 
-class GenerateStep(GeneratingStep):
+class GenerateStep(GeneratingStep[GenerateConfig]):
     """Completions for problems, one row per sample."""
 
     name = "generate"
@@ -336,7 +339,7 @@ class GenerateStep(GeneratingStep):
         return StepResult(self.output, stats, table, title=f"Generation summary -> {self.output}")
 
 
-class ColdStartStep(GeneratingStep):
+class ColdStartStep(GeneratingStep[ColdStartConfig]):
     """Cold-start SFT data: few-shot, direct, or refinement (rules or an LLM) of R1-Zero outputs."""
 
     name = "cold-start"
@@ -346,7 +349,6 @@ class ColdStartStep(GeneratingStep):
 
     @property
     def cfg(self) -> ColdStartConfig:
-        assert isinstance(self.config, ColdStartConfig)
         return self.config
 
     def prompt(self) -> Any:
@@ -405,7 +407,7 @@ class ColdStartStep(GeneratingStep):
         return self.sft_result(counts, f"cold-start ({config.method}) -> {self.output}")
 
 
-class SampleStep(GeneratingStep):
+class SampleStep(GeneratingStep[SampleConfig]):
     """Rejection sampling: k per problem, verified, the correct (or best) kept, pass rates recorded."""
 
     name = "sample"
@@ -419,7 +421,6 @@ class SampleStep(GeneratingStep):
 
     @property
     def cfg(self) -> SampleConfig:
-        assert isinstance(self.config, SampleConfig)
         return self.config
 
     def generator(self) -> str:
@@ -517,7 +518,7 @@ class SampleStep(GeneratingStep):
         return self.sft_result(counts, f"rejection sampling -> {self.output} (per-problem table: split 'problems')")
 
 
-class DistillStep(GeneratingStep):
+class DistillStep(GeneratingStep[DistillConfig]):
     """A teacher's verified traces, sized for a student (SFT rows without a system prompt)."""
 
     name = "distill"
@@ -532,7 +533,6 @@ class DistillStep(GeneratingStep):
 
     @property
     def cfg(self) -> DistillConfig:
-        assert isinstance(self.config, DistillConfig)
         return self.config
 
     def prompt(self) -> Any:

@@ -1,6 +1,6 @@
 """Typed configs: one dataclass per step, each field with its type, one default and a help string.
 
-The same fields become command-line flags (``r1f.cli.options``) and YAML recipe keys
+The same fields become command-line flags (``r1f.commands``) and YAML recipe keys
 (:meth:`Config.from_mapping`), so a knob is defined once. Values are checked against the field's
 type when a config is built, from whichever side it came, so ``learning_rate: abc`` or
 ``n_problems: ten`` is a one-line error before any model loads. TRL's ``GRPOConfig`` is the model:
@@ -214,6 +214,12 @@ class Config:
 
     def validate(self) -> None:
         """Cross-field checks; raise :class:`ConfigError` with the rule, the values and the fix."""
+
+    @classmethod
+    def option_groups(cls) -> dict[str, Mapping[str, type[Config]]]:
+        """Mapping fields whose keys are options of their own, by variant (``engine_options`` -> each engine's
+        options class): the CLI gives each option a flag of its own and fills the field from them."""
+        return {}
 
     @classmethod
     def field_names(cls) -> list[str]:

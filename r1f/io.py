@@ -336,3 +336,30 @@ def read_manifest(directory: str | Path) -> dict[str, Any] | None:
     """The manifest of a factory dataset directory, or None for any other table."""
     path = Path(directory) / MANIFEST
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+def add_card_section(directory: Any, title: str, body: str, manifest_extra: Mapping[str, Any] | None = None) -> bool:
+    """Add (or replace) a section of a factory dataset's card and record ``manifest_extra`` in its manifest.
+
+    Only a directory the factory wrote (it has a manifest) is touched, and only its README.md and
+    manifest.json, each replaced atomically; the data files are not rewritten. Returns whether it did.
+    """
+    from r1f.card import dataset_card
+
+    directory = Path(directory)
+    manifest = read_manifest(directory) if directory.is_dir() else None
+    if manifest is None:
+        return False
+    manifest.setdefault("card_sections", {})[title] = body
+    manifest.update(manifest_extra or {})
+    splits = {split: read_rows(directory, split=split) for split in dataset_files(directory)}
+    plots = sorted(str(p.relative_to(directory)) for p in directory.glob("plots/*.png"))
+    card = dataset_card(directory.name, splits, manifest, plots)
+    for name, text in (
+        (MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n"),
+        ("README.md", card),
+    ):
+        tmp = directory / f".{name}.tmp-{os.getpid()}"
+        tmp.write_text(text)
+        os.replace(tmp, directory / name)
+    return True

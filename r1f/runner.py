@@ -40,7 +40,11 @@ STATE_DIR = ".r1f"
 
 
 class ReviewPending(R1FactoryError):
-    """The run stopped at a human review gate; the message says how to review and continue."""
+    """The run stopped at a gate (human review); the message says what to do and how to continue."""
+
+
+class GateWaiting(Exception):
+    """A gate (a stage waiting for something outside the run, e.g. people) is not ready: the message says why."""
 
 
 # -- fingerprints of outputs ------------------------------------------------------------------------------
@@ -317,42 +321,31 @@ class Runner:
         self.states.save(stage.name, state)
 
     def _review_gate(self, item: PlanItem) -> None:
-        """Push the stage's output for review (first time), or pull the submitted reviews and go on."""
-        from curation.review.client import pull_dataset, push, status
-        from curation.review.credentials import resolve_credentials
-        from r1f.io import read_rows
+        """Open the stage's gate (first time: its rows go out for review), or close it (the reviewed rows come back
+        as the stage's output) and go on. The gate itself is a stage package's (entry point ``r1f.gates``)."""
+        from r1f.plugins import GATES, entry_points, load
 
         stage = item.stage
         state = self.states.load(stage.name)
         review = state.get("review") or {"status": "pending"}
         name = f"{self.pipeline.name}-{stage.name}".replace("_", "-")
+        target = entry_points(GATES).get("review")
+        if target is None:
+            raise ConfigError(f"stage {stage.name} asks for review, but no review gate is installed (r1f.gates)")
         try:
-            credentials = resolve_credentials(None, None)
-        except ConfigError:
-            raise ReviewPending(
-                f"stage {stage.name} has a review gate: start Argilla (`r1f review serve` in another terminal, or set "
-                f"ARGILLA_API_URL and ARGILLA_API_KEY), then run the same command again"
-            ) from None
-        if review.get("status") != "pushed":
-            rows = read_rows(stage.output, allow_empty=True)
-            result = push(rows, name, credentials, source=str(stage.output))
-            state["review"] = {"status": "pushed", "dataset": name, "url": result.url, "rows": len(rows)}
-            self.states.save(stage.name, state)
-            raise ReviewPending(
-                f"stage {stage.name}: {len(rows)} rows are waiting for review in Argilla at {result.url} "
-                f"(dataset {name!r}); review them (accept, reject, correct), then run the same command again"
-            )
-        progress = status(name, credentials)
-        target = stage.effective_output
-        counts = pull_dataset(name, str(target), credentials)
-        if not counts.get("accepted"):
-            done = progress.get("completed", 0)
-            raise ReviewPending(
-                f"stage {stage.name}: no accepted rows yet in Argilla dataset {name!r} ({done} of "
-                f"{progress.get('total', 0)} records reviewed); review at {review.get('url')}, then run again"
-            )
+            gate = load(target)()
+            if review.get("status") != "pushed":
+                opened = gate.open(name, stage.output)
+                message = opened.pop("message", "")
+                state["review"] = {"status": "pushed", **opened}
+                self.states.save(stage.name, state)
+                raise GateWaiting(message)
+            target_dir = stage.effective_output
+            counts = gate.close(name, target_dir, review)
+        except GateWaiting as waiting:
+            raise ReviewPending(f"stage {stage.name} waits for review: {waiting}") from None
         state["review"] = {**review, "status": "done", "counts": _plain(counts)}
-        state["output_fingerprint"] = content_fingerprint(target, DATASET)
+        state["output_fingerprint"] = content_fingerprint(target_dir, DATASET)
         state["signature"] = output_signature(stage.output)
         self.states.save(stage.name, state)
 

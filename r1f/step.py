@@ -12,8 +12,8 @@ executor can spread it out without the step knowing how:
   than its target and has grown its problem set.
 
 Steps record counts in :class:`StepStats` (total, kept, dropped per reason, timings), which the
-executor writes per shard and the runner shows. Step classes are looked up by name here and imported
-only when used, so the core never imports a stage package at import time.
+executor writes per shard and the runner shows. Step classes are declared by the stage packages (entry points
+``r1f.steps``, see :mod:`r1f.plugins`) and imported only when used: the core names no stage.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from r1f.config import Config
 from r1f.errors import ConfigError
@@ -140,8 +140,12 @@ class StepContext:
             self.progress(done, total, label)
 
 
-class Step(ABC):
-    """One kind of work. Subclasses set ``name``, ``config_class``, ``inputs``, ``output_kind``."""
+C = TypeVar("C", bound=Config)
+
+
+class Step(ABC, Generic[C]):
+    """One kind of work, generic over its config (``class SampleStep(Step[SampleConfig])``). Subclasses set
+    ``name``, ``config_class``, ``inputs``, ``output_kind``."""
 
     name: ClassVar[str]
     config_class: ClassVar[type[Config]]
@@ -163,10 +167,10 @@ class Step(ABC):
         """Fewest rows of an input dataset this step can work with (the runner checks yields against it)."""
         return 1
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: C) -> None:
         if not isinstance(config, self.config_class):
             raise TypeError(f"{self.name} needs a {self.config_class.__name__}, got {type(config).__name__}")
-        self.config = config
+        self.config: C = config
 
     # -- the two phases -------------------------------------------------------------------------
 
@@ -211,24 +215,11 @@ class Step(ABC):
         return self.output.parent / f".{self.output.name}.run"
 
 
-#: step name -> "module:Class"; imported on first use (llm's default-plugins pattern)
-STEPS: dict[str, str] = {
-    "problems": "generators.steps:ProblemsStep",
-    "generate": "generators.steps:GenerateStep",
-    "cold-start": "generators.steps:ColdStartStep",
-    "sample": "generators.steps:SampleStep",
-    "distill": "generators.steps:DistillStep",
-    "score": "filters.steps:ScoreStep",
-    "filter": "filters.steps:FilterStep",
-    "curate": "curation.steps:CurateStep",
-    "pairs": "curation.steps:PairsStep",
-    "audit": "curation.audit:AuditStep",
-    "review-push": "curation.steps:ReviewPushStep",
-    "review-pull": "curation.steps:ReviewPullStep",
-    "train-grpo": "training.steps:GRPOStep",
-    "train-sft": "training.steps:SFTStep",
-    "eval": "training.steps:EvalStep",
-}
+def registered_steps() -> dict[str, str]:
+    """Step name -> ``module:Class``, as the stage packages declare them (entry points ``r1f.steps``)."""
+    from r1f.plugins import STEPS, entry_points
+
+    return entry_points(STEPS)
 
 
 def step_class(name: str, plugins: tuple[str, ...] = ()) -> type[Step]:
@@ -237,19 +228,20 @@ def step_class(name: str, plugins: tuple[str, ...] = ()) -> type[Step]:
     A recipe is data until it names a module: importing one runs its code, so a ``module:Class`` step is refused
     unless the recipe opts in with ``plugins: [module]`` (the README says what that means).
     """
-    target = STEPS.get(name)
+    steps = registered_steps()
+    target = steps.get(name)
     if target is None and ":" in name:
         module_name = name.partition(":")[0]
         if module_name not in plugins:
             raise ConfigError(
                 f"step {name!r} imports the Python module {module_name!r}, which runs its code; list it under "
-                f"'plugins: [{module_name}]' in the recipe if you trust it (registered steps: {', '.join(STEPS)})"
+                f"'plugins: [{module_name}]' in the recipe if you trust it (registered steps: {', '.join(steps)})"
             )
         target = name
     if target is None:
         from r1f.config import suggest
 
-        raise ConfigError(f"unknown step {name!r}{suggest(name, list(STEPS))} (steps: {', '.join(STEPS)})")
+        raise ConfigError(f"unknown step {name!r}{suggest(name, list(steps))} (steps: {', '.join(steps)})")
     module_name, _, cls_name = target.partition(":")
     try:
         cls = getattr(importlib.import_module(module_name), cls_name)

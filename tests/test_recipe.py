@@ -301,8 +301,28 @@ def test_no_import_cycles_and_the_core_stays_small():
         if module not in state:
             visit(module)
     for module, deps in graph.items():
-        if module.startswith("r1f") and not module.startswith("r1f.cli"):
-            eager = [n for n, top in deps if top and not n.startswith("r1f")]
-            assert not eager, f"{module} imports a stage package at import time: {eager}"
+        if module.startswith("r1f"):
+            # the core names no stage: not even a lazy import (stages plug in through entry points)
+            staged = [n for n, _ in deps if not n.startswith("r1f")]
+            assert not staged, f"{module} imports a stage package: {staged}"
         if not module.startswith("r1f.cli") and module != "r1f.__main__":
             assert not [n for n, _ in deps if n.startswith("r1f.cli")], f"{module} imports the CLI"
+    # the import rule (README, "Layout"): filters never import generators; nothing imports training but itself
+    for module, deps in graph.items():
+        top = module.split(".")[0]
+        targets = {n.split(".")[0] for n, _ in deps}
+        if top == "filters":
+            assert "generators" not in targets and "curation" not in targets, f"{module} imports {targets}"
+        if top != "training":
+            assert "training" not in targets, f"{module} imports training"
+
+
+def test_the_core_holds_no_stage_module_path():
+    """No string in the core names a stage module (``"generators.steps:..."``): steps and commands register
+    themselves through entry points in pyproject.toml."""
+    import re
+
+    for path in (ROOT / "r1f").rglob("*.py"):
+        text = path.read_text()
+        found = re.findall(r"[\"'](?:generators|filters|curation|training)\.[a-z_.]+(?::[A-Za-z_]+)?[\"']", text)
+        assert not found, (path, found)

@@ -45,7 +45,7 @@ def _training_result(step: Step, summary: dict[str, Any]) -> StepResult:
 MODEL_MARKERS = (".r1f-train-fingerprint", "r1f_training.json")
 
 
-class GRPOStep(Step):
+class GRPOStep(Step[GRPOTrainConfig]):
     """GRPO (R1-Zero, reasoning RL) with rewards from the registry by name and weight."""
 
     name = "train-grpo"
@@ -62,11 +62,10 @@ class GRPOStep(Step):
     def finish(self, ctx: StepContext) -> StepResult:
         from training.grpo import run_grpo
 
-        assert isinstance(self.config, GRPOTrainConfig)
         return _training_result(self, run_grpo(self.config, progress=ctx.progress))
 
 
-class SFTStep(Step):
+class SFTStep(Step[SFTTrainConfig]):
     """Supervised fine-tuning on a factory SFT dataset."""
 
     name = "train-sft"
@@ -83,11 +82,10 @@ class SFTStep(Step):
     def finish(self, ctx: StepContext) -> StepResult:
         from training.sft import run_sft
 
-        assert isinstance(self.config, SFTTrainConfig)
         return _training_result(self, run_sft(self.config, progress=ctx.progress))
 
 
-class EvalStep(Step):
+class EvalStep(Step[EvalConfig]):
     """pass@1, pass@k, format, language consistency and truncation on held-out problems, with intervals."""
 
     name = "eval"
@@ -102,7 +100,6 @@ class EvalStep(Step):
     def finish(self, ctx: StepContext) -> StepResult:
         from training.evaluate import run_eval
 
-        assert isinstance(self.config, EvalConfig)
         result = run_eval(self.config, progress=ctx.progress)
         out = result.pop("out_dir")
         stats = StepStats(total=result["n_problems"], kept=result["n_problems"])
@@ -121,7 +118,6 @@ class EvalStep(Step):
     def output(self) -> Any:
         from training.evaluate import default_out
 
-        assert isinstance(self.config, EvalConfig)
         return default_out(self.config)
 
 

@@ -1,4 +1,5 @@
-"""The ``r1f`` command line: a thin layer over library calls, one module per command group.
+"""The ``r1f`` command line: the core's commands (``inspect``, ``stats``, ``run``) and whatever the stage packages
+mount (entry points ``r1f.commands``: each package's ``commands`` module), all thin layers over library calls.
 
 Errors the user can fix (:class:`R1FactoryError`) print as one line and exit 1 (``R1F_DEBUG=1`` shows
 the traceback instead). SIGINT and SIGTERM stop any command the same way: finished work is kept, one
@@ -29,10 +30,14 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from r1f.cli import curation, data, filtering, generation, review, run, serve, train
+    """The core's own commands, then each stage package's (entry points ``r1f.commands``), then ``run``."""
+    from r1f.cli import data, run
+    from r1f.plugins import COMMANDS, entry_points, load
 
-    for module in (data, generation, filtering, curation, train, review, run, serve):
-        module.register(app)
+    data.register(app)
+    for target in entry_points(COMMANDS).values():
+        load(target)(app)
+    run.register(app)
 
 
 _register()

@@ -84,7 +84,7 @@ def pipeline_executor(pipeline: Any, given: dict[str, Any]) -> Any:
     """The recipe's ``executor:`` with the command line's flags on top."""
     import json
 
-    from r1f.cli.options import make_executor
+    from r1f.commands import make_executor
 
     recipe = dict(pipeline.executor)
     chosen = {

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from r1f.cli.options import step_command
+from r1f.commands import step_command
 from r1f.console import print_table
 from r1f.errors import ConfigError
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from r1f.cli.options import run_step, step_command
+from r1f.commands import run_step, step_command
 
 train_app = typer.Typer(
     help="Thin TRL stages configured by YAML recipes (flat keys; --set key=value overrides).", no_args_is_help=True

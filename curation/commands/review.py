@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from r1f.cli.options import command_from_config, run_step
+from r1f.commands import command_from_config, run_step
 from r1f.console import console, print_table
 from r1f.errors import Interrupted
 

@@ -1,10 +1,11 @@
 """Command-line options made from config dataclasses, and the one way every step command runs.
 
-A step command is declared in a line (``step_command(app, "generate", help=...)``): its flags are
-the fields of the step's config (type, default and help from the field), plus one flag per engine
-option for configs that have an engine. The handler builds the config (which checks every value),
-then :func:`run_step` drives the step through the local executor with a progress bar and prints its
-summary table.
+A step command is declared in a line (``step_command(app, "generate", help=...)``): its flags are the fields
+of the step's config (type, default and help from the field), plus one flag per option of the config's option
+groups (an engine's options, for configs that have an engine). The handler builds the config (which checks
+every value), then :func:`run_step` drives the step through the local executor with a progress bar and
+prints its summary table. Stage packages mount their commands with these helpers (``r1f.commands`` entry
+points); only the ``r1f.cli`` package builds the application.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any
 
 import typer
@@ -103,50 +104,53 @@ def config_parameters(cls: type[Config], exclude: Sequence[str] = ()) -> list[in
     return params
 
 
-def engine_parameters() -> dict[str, inspect.Parameter]:
-    """One flag per engine option (``--max-active``, ``--base-url``, ...), named after the engines that have it.
+def group_parameters(cls: type[Config]) -> tuple[dict[str, inspect.Parameter], dict[str, str]]:
+    """One flag per option of a config's option groups (:meth:`Config.option_groups`: an engine's ``--max-active``,
+    ``--base-url``, ...), named after the variants that have it; and which group field each flag fills.
 
-    Defaults are None: an option not given is the engine's own default, and an option the chosen engine
+    Defaults are None: an option not given is the variant's own default, and an option the chosen variant
     does not have is refused by its options class.
     """
-    from generators.engines.options import ENGINE_OPTIONS
-
     found: dict[str, tuple[Any, str, list[str]]] = {}
-    for engine, cls in ENGINE_OPTIONS.items():
-        types = hints(cls)
-        for field in dataclasses.fields(cls):
-            entry = found.setdefault(field.name, (types[field.name], field.metadata["help"], []))
-            entry[2].append(f"{engine} (default {_default(field)})")
+    target: dict[str, str] = {}
+    for group, variants in cls.option_groups().items():
+        for variant, options in variants.items():
+            types = hints(options)
+            for field in dataclasses.fields(options):  # type: ignore[arg-type]
+                entry = found.setdefault(field.name, (types[field.name], field.metadata["help"], []))
+                entry[2].append(f"{variant} (default {_default(field)})")
+                target.setdefault(field.name, group)
     params = {}
-    for name, (tp, text, engines) in found.items():
+    for name, (tp, text, variants) in found.items():
         base, _ = _base(tp)
-        info = typer.Option(help=f"{text} Engines: {', '.join(engines)}.", show_default=False)
+        info = typer.Option(help=f"{text} For: {', '.join(variants)}.", show_default=False)
         params[name] = inspect.Parameter(
             name,
             inspect.Parameter.KEYWORD_ONLY,
             default=None,
             annotation=Annotated[_optional(base), info],
         )
-    return params
+    return params, target
 
 
-def build_config(cls: type[Config], values: dict[str, Any], engine_flags: Sequence[str] = ()) -> Config:
-    """The config from parsed flags: unset list flags keep their defaults, engine flags go to ``engine_options``."""
+def build_config(cls: type[Config], values: dict[str, Any], group_flags: Mapping[str, str] | None = None) -> Config:
+    """The config from parsed flags: unset list flags keep their defaults, option-group flags go to their group's
+    mapping field (``--max-active 8`` -> ``engine_options: {max_active: 8}``)."""
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     kwargs: dict[str, Any] = {}
-    engine_options: dict[str, Any] = {}
+    groups: dict[str, dict[str, Any]] = {}
+    group_flags = group_flags or {}
     for name, value in values.items():
-        if name in engine_flags:
+        if name in group_flags:
             if value is not None:
-                engine_options[name] = value
+                groups.setdefault(group_flags[name], {})[name] = value
             continue
         if name not in fields:
             continue
         if value is None and fields[name].default_factory is not dataclasses.MISSING:  # type: ignore[misc]
             continue
         kwargs[name] = value
-    if engine_options:
-        kwargs["engine_options"] = engine_options
+    kwargs.update(groups)
     return cls(**kwargs)
 
 
@@ -162,15 +166,15 @@ def command_from_config(
 ) -> None:
     """Register ``name`` on ``app`` with flags from ``cls``; ``run(config, extras)`` does the work."""
     params = config_parameters(cls, exclude)
-    engine = engine_parameters() if "engine_options" in {f.name for f in dataclasses.fields(cls)} else {}  # type: ignore[arg-type]
+    grouped, group_flags = group_parameters(cls)
     taken = {p.name for p in params}
-    params += [p for n, p in engine.items() if n not in taken]
+    params += [p for n, p in grouped.items() if n not in taken]
     params += list(extra)
     extra_names = {p.name for p in extra}
 
     def handler(**kwargs: Any) -> None:
         extras = {k: kwargs.pop(k) for k in list(kwargs) if k in extra_names}
-        run(build_config(cls, kwargs, list(engine)), extras)
+        run(build_config(cls, kwargs, group_flags), extras)
 
     handler.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     handler.__annotations__ = {p.name: p.annotation for p in params}
@@ -277,4 +281,4 @@ def run_step(step: Any, *, force: bool = False, executor: Any = None) -> Any:
     return result
 
 
-__all__ = ["command_from_config", "config_parameters", "engine_parameters", "run_step", "step_command"]
+__all__ = ["command_from_config", "config_parameters", "group_parameters", "run_step", "step_command"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from r1f.cli.options import step_command
+from r1f.commands import step_command
 
 
 def register(app: typer.Typer) -> None:
