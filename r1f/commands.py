@@ -14,7 +14,7 @@ import dataclasses
 import inspect
 import typing
 from collections.abc import Callable, Mapping, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -154,6 +154,69 @@ def build_config(cls: type[Config], values: dict[str, Any], group_flags: Mapping
     return cls(**kwargs)
 
 
+CONFIG_FILE = inspect.Parameter(
+    "config_file",
+    inspect.Parameter.KEYWORD_ONLY,
+    default=None,
+    annotation=Annotated[
+        Optional[str],  # noqa: UP045 - typer reads Optional, not a run-time union
+        typer.Option("--config", help="A YAML file of this command's options (its keys are the flags' names)."),
+    ],
+)
+SETS = inspect.Parameter(
+    "set_",
+    inspect.Parameter.KEYWORD_ONLY,
+    default=None,
+    annotation=Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--set", help="Set an option as key=value (repeatable); wins over --config and flags."),
+    ],
+)
+
+
+def config_from(
+    cls: type[Config],
+    values: dict[str, Any],
+    group_flags: Mapping[str, str],
+    config_file: str | None,
+    sets: Sequence[str] | None,
+) -> Config:
+    """The one grammar of every step command: ``--config FILE.yaml``, then the flags given, then ``--set k=v``.
+
+    A flag counts as given when its value differs from the option's default (flags cannot say more).
+    """
+    from pathlib import Path
+
+    from r1f.config import load_yaml, parse_overrides
+    from r1f.errors import ConfigError
+
+    if not config_file and not sets:
+        return build_config(cls, values, group_flags)
+    data: dict[str, Any] = {}
+    if config_file:
+        path = Path(config_file)
+        if not path.is_file():
+            raise ConfigError(f"--config {config_file}: no such file")
+        loaded = load_yaml(path.read_text(), where=str(path)) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: a config file is a mapping of option names to values")
+        data.update(loaded)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    for name, value in values.items():
+        if name in group_flags:
+            if value is not None:
+                data.setdefault(group_flags[name], {})[name] = value
+            continue
+        field = fields.get(name)
+        if field is None or value is None:
+            continue
+        default = field.default if field.default_factory is dataclasses.MISSING else field.default_factory()  # type: ignore[misc]
+        if value != default:
+            data[name] = value
+    data.update(parse_overrides(sets))
+    return cls.from_mapping(data, where=config_file or "--set")
+
+
 def command_from_config(
     app: typer.Typer,
     name: str,
@@ -170,11 +233,13 @@ def command_from_config(
     taken = {p.name for p in params}
     params += [p for n, p in grouped.items() if n not in taken]
     params += list(extra)
+    params += [CONFIG_FILE, SETS]
     extra_names = {p.name for p in extra}
 
     def handler(**kwargs: Any) -> None:
         extras = {k: kwargs.pop(k) for k in list(kwargs) if k in extra_names}
-        run(build_config(cls, kwargs, group_flags), extras)
+        config_file, sets = kwargs.pop("config_file", None), kwargs.pop("set_", None)
+        run(config_from(cls, kwargs, group_flags, config_file, sets), extras)
 
     handler.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     handler.__annotations__ = {p.name: p.annotation for p in params}
