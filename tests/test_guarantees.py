@@ -6,6 +6,7 @@ traceback after the model loaded); every command runs for real, in a fresh proce
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -230,6 +231,35 @@ def test_a_chunk_where_no_prompt_fits_gives_prompt_too_long_rows(tmp_path, model
     assert len(rows) == 2 and {r["finish_reason"] for r in rows} == {"prompt_too_long"}
 
 
+@contextlib.contextmanager
+def loopback(handler: type[BaseHTTPRequestHandler]):
+    """A real HTTP server on 127.0.0.1 answering with ``handler``; yields its /v1 URL."""
+    server = HTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+
+
+def generate_from(url: str, out: Path, *extra: str):
+    """``r1f generate`` with the openai engine against ``url``: one problem, no patience."""
+    return run_r1f(
+        "generate",
+        "--engine",
+        "openai",
+        "--base-url",
+        url,
+        "--model",
+        "m",
+        "--n-problems",
+        "1",
+        *extra,
+        "--out",
+        str(out),
+    )
+
+
 class _HtmlProxy(BaseHTTPRequestHandler):
     """A real HTTP server that answers every chat request 200 with an HTML page, as a captive proxy does."""
 
@@ -250,27 +280,8 @@ class _HtmlProxy(BaseHTTPRequestHandler):
 
 
 def test_a_200_that_is_not_json_is_retried_then_one_line(tmp_path):
-    server = HTTPServer(("127.0.0.1", 0), _HtmlProxy)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-        result = run_r1f(
-            "generate",
-            "--engine",
-            "openai",
-            "--base-url",
-            url,
-            "--model",
-            "m",
-            "--n-problems",
-            "1",
-            "--max-retries",
-            "2",
-            "--out",
-            str(tmp_path / "o"),
-        )
-    finally:
-        server.shutdown()
+    with loopback(_HtmlProxy) as url:
+        result = generate_from(url, tmp_path / "o", "--max-retries", "2")
     line = one_error_line(result)
     assert "not a chat completion" in line and _HtmlProxy.hits == 3
 
@@ -393,29 +404,11 @@ def test_a_server_echo_is_masked_before_it_is_cut(tmp_path):
         def log_message(self, *args):
             pass
 
-    server = HTTPServer(("127.0.0.1", 0), Echo)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     os.environ["ECHO_TEST_KEY"] = key
     try:
-        result = run_r1f(
-            "generate",
-            "--engine",
-            "openai",
-            "--base-url",
-            f"http://127.0.0.1:{server.server_address[1]}/v1",
-            "--model",
-            "m",
-            "--api-key-env",
-            "ECHO_TEST_KEY",
-            "--n-problems",
-            "1",
-            "--max-retries",
-            "0",
-            "--out",
-            str(tmp_path / "o"),
-        )
+        with loopback(Echo) as url:
+            result = generate_from(url, tmp_path / "o", "--api-key-env", "ECHO_TEST_KEY", "--max-retries", "0")
     finally:
         os.environ.pop("ECHO_TEST_KEY")
-        server.shutdown()
     one_error_line(result)
     assert "sk-echox" not in result.stderr + result.stdout and "***" in result.stderr
