@@ -15,6 +15,7 @@ import types
 import typing
 from collections.abc import Mapping
 from functools import cache
+from pathlib import Path
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 from r1f.errors import ConfigError
@@ -304,6 +305,18 @@ def _recipe_loader() -> type:
 
 
 _LOADER: type | None = None
+
+
+def shipped_file(name_or_path: str, folder: Path, what: str) -> Path:
+    """A YAML file given by path, or the name of one shipped in ``folder`` (``tiny-r1`` -> ``folder/tiny-r1.yaml``)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    shipped = folder / f"{name_or_path}.yaml"
+    if shipped.is_file():
+        return shipped
+    names = ", ".join(sorted(p.stem for p in folder.glob("*.yaml")))
+    raise ConfigError(f"no {what} {name_or_path!r}: not a file, and not a shipped {what} ({names})")
 
 
 def load_yaml(text: str, *, where: str = "") -> Any:

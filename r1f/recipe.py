@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from r1f.config import Config, load_yaml, suggest
+from r1f.config import Config, load_yaml, shipped_file, suggest
 from r1f.errors import ConfigError
 from r1f.step import Step, step_class
 
@@ -100,14 +100,8 @@ STAGE_NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def recipe_path(name_or_path: str) -> Path:
-    path = Path(name_or_path)
-    if path.is_file():
-        return path
-    shipped = RECIPES / f"{name_or_path}.yaml"
-    if shipped.is_file():
-        return shipped
-    names = ", ".join(sorted(p.stem for p in RECIPES.glob("*.yaml")))
-    raise ConfigError(f"no recipe {name_or_path!r}: not a file, and not a shipped recipe ({names})")
+    """A recipe file, or the name of a shipped one."""
+    return shipped_file(name_or_path, RECIPES, "recipe")
 
 
 def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any], where: str) -> None:

@@ -22,22 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from generators.models import DEFAULT_MODEL
-from r1f.config import Config, TypeMismatch, coerce, load_yaml, option, parse_overrides, suggest
+from r1f.config import Config, TypeMismatch, coerce, load_yaml, option, parse_overrides, shipped_file, suggest
 from r1f.errors import ConfigError
 
 RECIPES = Path(__file__).parent / "recipes"
 
 
 def recipe_path(name_or_path: str) -> Path:
-    """A recipe file, or the name of a shipped one (``training/recipes/<name>.yaml``)."""
-    path = Path(name_or_path)
-    if path.is_file():
-        return path
-    shipped = RECIPES / f"{name_or_path}.yaml"
-    if shipped.is_file():
-        return shipped
-    names = ", ".join(sorted(p.stem for p in RECIPES.glob("*.yaml")))
-    raise ConfigError(f"no recipe {name_or_path!r}: not a file, and not a shipped recipe ({names})")
+    """A recipe file, or the name of a shipped one."""
+    return shipped_file(name_or_path, RECIPES, "recipe")
 
 
 def load_recipe(name_or_path: str | None, overrides: Sequence[str] = ()) -> dict[str, Any]:

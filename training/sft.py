@@ -82,9 +82,9 @@ def run_sft(config: SFTTrainConfig, progress: Progress | None = None) -> dict[st
     """Supervised fine-tuning as ``config`` says; returns the summary written into the model card."""
     from trl import SFTConfig
 
-    from training.grpo import (
-        _last_logs,
+    from training.lifecycle import (
         drop_checkpoints,
+        last_logs,
         prepare_output,
         progress_callback,
         quiet_libraries,
@@ -136,7 +136,7 @@ def run_sft(config: SFTTrainConfig, progress: Progress | None = None) -> dict[st
         "resumed_from": checkpoint,
         "seconds": round(time.time() - started, 1),
         "losses": [e["loss"] for e in trainer.state.log_history if "loss" in e],
-        "final_logs": _last_logs(trainer.state.log_history),
+        "final_logs": last_logs(trainer.state.log_history),
         "log_history": trainer.state.log_history,
         "recipe": config.flat(),
     }
