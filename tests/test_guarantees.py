@@ -229,6 +229,11 @@ def test_a_chunk_where_no_prompt_fits_gives_prompt_too_long_rows(tmp_path, model
     assert result.returncode == 0, result.stderr
     rows = read_rows(out)
     assert len(rows) == 2 and {r["finish_reason"] for r in rows} == {"prompt_too_long"}
+    huge = tmp_path / "huge.jsonl"  # one 1 MB prompt alone in its chunk
+    huge.write_text(json.dumps({"problem": "How many apples? " * 60_000, "solution": "3"}) + "\n")
+    result = run_r1f("generate", "--problems", str(huge), "--dtype", "float32", "--out", str(tmp_path / "huge"))
+    assert result.returncode == 0, result.stderr
+    assert [r["finish_reason"] for r in read_rows(tmp_path / "huge")] == ["prompt_too_long"]
 
 
 @contextlib.contextmanager
@@ -326,6 +331,7 @@ def test_no_secret_or_local_path_in_any_file_written(tmp_path, served, model_dir
             cwd=work,
         )
         assert result.returncode == 0, result.stderr
+        outputs = [result.stdout + result.stderr]
         result = run_r1f("score", "gen", "--out", "scored", cwd=work)
         assert result.returncode == 0, result.stderr
         result = run_r1f("push", "scored", "--dry-run", "upload", cwd=work)
@@ -349,11 +355,13 @@ def test_no_secret_or_local_path_in_any_file_written(tmp_path, served, model_dir
         (work / "leak.yaml").write_text(json.dumps(recipe))
         result = run_r1f("run", "leak.yaml", "--run-dir", "run", cwd=work)
         assert result.returncode == 0, result.stderr
+        outputs.append(result.stdout + result.stderr)
         assert (work / "run" / "report.html").is_file()
         from tests.test_training import TINY_GRPO
 
         result = run_r1f("train", "grpo", *TINY_GRPO, "--set", "max_steps=1", "--output-dir", "model", cwd=work)
         assert result.returncode == 0, result.stderr
+        outputs.append(result.stdout + result.stderr)
         assert (work / "model" / "README.md").is_file()
     finally:
         for k, v in old.items():
@@ -368,6 +376,9 @@ def test_no_secret_or_local_path_in_any_file_written(tmp_path, served, model_dir
         data = path.read_bytes()
         for secret in secrets:
             assert secret.encode() not in data, (path, secret)
+    for output in outputs:  # what the commands printed (the logs a user keeps)
+        for secret in secrets[:4]:
+            assert secret not in output, secret
     manifest = read_manifest(work / "gen")
     assert manifest["command"][0] == "r1f" and "user:***@" in json.dumps(manifest)
 
