@@ -183,18 +183,19 @@ def config_from(
 ) -> Config:
     """The one grammar of every step command: ``--config FILE.yaml``, then the flags given, then ``--set k=v``.
 
-    A flag counts as given when its value differs from the option's default (flags cannot say more).
+    A flag counts as given when its value differs from the option's default (flags cannot say more). Every
+    command builds its config this way, through :meth:`Config.from_mapping`, so a file, flags and recipes agree.
     """
     from pathlib import Path
 
     from r1f.config import load_yaml, parse_overrides
     from r1f.errors import ConfigError
 
-    if not config_file and not sets:
-        return build_config(cls, values, group_flags)
     data: dict[str, Any] = {}
     if config_file:
         path = Path(config_file)
+        if not path.is_file():
+            path = cls.shipped_config(config_file) or path
         if not path.is_file():
             raise ConfigError(f"--config {config_file}: no such file")
         loaded = load_yaml(path.read_text(), where=str(path)) or {}
@@ -214,7 +215,7 @@ def config_from(
         if value != default:
             data[name] = value
     data.update(parse_overrides(sets))
-    return cls.from_mapping(data, where=config_file or "--set")
+    return cls.from_mapping(data, where=config_file or ("--set" if sets else ""))
 
 
 def command_from_config(
@@ -226,8 +227,11 @@ def command_from_config(
     help: str,
     exclude: Sequence[str] = (),
     extra: Sequence[inspect.Parameter] = (),
+    default_config: Callable[[dict[str, Any]], str | None] | None = None,
 ) -> None:
-    """Register ``name`` on ``app`` with flags from ``cls``; ``run(config, extras)`` does the work."""
+    """Register ``name`` on ``app`` with flags from ``cls``; ``run(config, extras)`` does the work.
+
+    ``default_config(flags)`` names the config file (or shipped config) read when ``--config`` is not given."""
     params = config_parameters(cls, exclude)
     grouped, group_flags = group_parameters(cls)
     taken = {p.name for p in params}
@@ -239,6 +243,8 @@ def command_from_config(
     def handler(**kwargs: Any) -> None:
         extras = {k: kwargs.pop(k) for k in list(kwargs) if k in extra_names}
         config_file, sets = kwargs.pop("config_file", None), kwargs.pop("set_", None)
+        if not config_file and default_config is not None:
+            config_file = default_config(kwargs)
         run(config_from(cls, kwargs, group_flags, config_file, sets), extras)
 
     handler.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
@@ -313,16 +319,37 @@ def make_executor(extras: dict[str, Any]) -> Any:
     )
 
 
-def step_command(app: typer.Typer, name: str, step: str, *, help: str, exclude: Sequence[str] = ()) -> None:
-    """A command that runs the step registered as ``step`` with the config its flags describe."""
+def step_command(
+    app: typer.Typer,
+    name: str,
+    step: str,
+    *,
+    help: str,
+    exclude: Sequence[str] = (),
+    default_config: Callable[[dict[str, Any]], str | None] | None = None,
+    prepare: Callable[[Config], None] | None = None,
+) -> None:
+    """A command that runs the step registered as ``step`` with the config its flags describe (``prepare`` may
+    fill what the config leaves to the command, e.g. a default output folder)."""
     from r1f.step import step_class
 
     cls = step_class(step)
 
     def run(config: Config, extras: dict[str, Any]) -> None:
+        if prepare is not None:
+            prepare(config)
         run_step(cls(config), force=bool(extras.get("force")), executor=make_executor(extras))
 
-    command_from_config(app, name, cls.config_class, run, help=help, exclude=exclude, extra=[FORCE, *EXECUTION])
+    command_from_config(
+        app,
+        name,
+        cls.config_class,
+        run,
+        help=help,
+        exclude=exclude,
+        extra=[FORCE, *EXECUTION],
+        default_config=default_config,
+    )
 
 
 def run_step(step: Any, *, force: bool = False, executor: Any = None) -> Any:

@@ -217,6 +217,11 @@ class Config:
         """Cross-field checks; raise :class:`ConfigError` with the rule, the values and the fix."""
 
     @classmethod
+    def shipped_config(cls, name: str) -> Path | None:
+        """A config file this kind of config ships under ``name`` (``--config r1-zero-smollm2``), if any."""
+        return None
+
+    @classmethod
     def option_groups(cls) -> dict[str, Mapping[str, type[Config]]]:
         """Mapping fields whose keys are options of their own, by variant (``engine_options`` -> each engine's
         options class): the CLI gives each option a flag of its own and fills the field from them."""

@@ -1,74 +1,59 @@
-"""``r1f train grpo | sft`` (YAML recipes, ``--set key=value``) and ``r1f eval``."""
+"""``r1f train grpo | sft`` and ``r1f eval``: step commands like every other.
+
+A training command takes its config's flags, ``--config FILE`` (a training config: flat keys, ours and TRL's;
+a shipped name such as ``r1-zero-smollm2`` works too) and ``--set key=value`` for any key, TRL's included.
+``--recipe`` is the old spelling of ``--config`` and still works for one release, with a note.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 
-from r1f.commands import run_step, step_command
+from r1f.commands import step_command
 
 train_app = typer.Typer(
-    help="Thin TRL stages configured by YAML recipes (flat keys; --set key=value overrides).", no_args_is_help=True
+    help="Thin TRL stages: their flags, --config FILE (flat keys, ours and TRL's; shipped: training/recipes/) and "
+    "--set key=value.",
+    no_args_is_help=True,
 )
 
-RecipeOpt = Annotated[
-    str | None,
-    typer.Option(help="A recipe YAML file or a shipped recipe name (training/recipes/), e.g. r1-zero-smollm2."),
-]
-SetOpt = Annotated[
-    list[str] | None,
-    typer.Option("--set", help="Override a recipe key (repeatable): --set max_steps=3 --set dataset=PATH."),
-]
-OutputDirOpt = Annotated[str | None, typer.Option(help="Where the model, checkpoints and model card go.")]
-ResumeOpt = Annotated[
-    bool,
-    typer.Option(
-        "--resume/--no-resume",
-        help="Continue from the last complete checkpoint in --output-dir when the same settings made it (default); "
-        "--no-resume starts over.",
-    ),
-]
+
+def _default_config(name: str) -> Any:
+    """The shipped config a training command starts from, unless the old ``--recipe`` names one."""
+    return lambda flags: None if flags.get("recipe") else name
 
 
-def _train(step: str, recipe: str | None, sets: list[str] | None, output_dir: str | None, resume: bool) -> None:
-    from r1f.config import parse_overrides
-    from r1f.step import step_class
+def _output_dir(default: str) -> Any:
+    def prepare(config: Any) -> None:
+        from r1f.console import console
 
-    cls = step_class(step)
-    mapping: dict[str, Any] = {"recipe": recipe, **parse_overrides(sets)}
-    if output_dir:
-        mapping["output_dir"] = output_dir
-    mapping["resume"] = resume
-    config = cls.config_class.from_mapping(mapping)
-    if not config.output_dir:  # type: ignore[attr-defined]
-        config.output_dir = config.trl.get("output_dir") or f"datasets_out/models/{step.removeprefix('train-')}"  # type: ignore[attr-defined]
-    run_step(cls(config))
+        if config.recipe:
+            console.print("[yellow]note:[/] --recipe is now --config (the old spelling works for one more release)")
+        if not config.output_dir:
+            config.output_dir = config.trl.get("output_dir") or default
 
-
-@train_app.command("grpo")
-def train_grpo(
-    recipe: RecipeOpt = "r1-zero-smollm2",
-    set_: SetOpt = None,
-    output_dir: OutputDirOpt = None,
-    resume: ResumeOpt = True,
-) -> None:
-    """GRPO (R1-Zero, reasoning RL) with rewards from the registry by name and weight."""
-    _train("train-grpo", recipe, set_, output_dir, resume)
-
-
-@train_app.command("sft")
-def train_sft(
-    recipe: RecipeOpt = "sft-cold-start-smollm2",
-    set_: SetOpt = None,
-    output_dir: OutputDirOpt = None,
-    resume: ResumeOpt = True,
-) -> None:
-    """SFT on a factory dataset with messages (cold start, rejection sampled, distill)."""
-    _train("train-sft", recipe, set_, output_dir, resume)
+    return prepare
 
 
 def register(app: typer.Typer) -> None:
+    step_command(
+        train_app,
+        "grpo",
+        "train-grpo",
+        help="GRPO (R1-Zero, reasoning RL) with rewards from the registry by name and weight.",
+        default_config=_default_config("r1-zero-smollm2"),
+        prepare=_output_dir("datasets_out/models/grpo"),
+    )
+    step_command(
+        train_app,
+        "sft",
+        "train-sft",
+        help="SFT on a factory dataset with messages (cold start, rejection sampled, distill).",
+        default_config=_default_config("sft-cold-start-smollm2"),
+        prepare=_output_dir("datasets_out/models/sft"),
+    )
     app.add_typer(train_app, name="train")
     step_command(
         app,

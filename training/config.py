@@ -117,7 +117,9 @@ class TrainConfig(Config):
     stage: typing.ClassVar[str] = ""
 
     recipe: str | None = option(
-        None, help="A recipe YAML file or a shipped recipe name (training/recipes/); other keys override it."
+        None,
+        help="Deprecated spelling of --config (a training config file or shipped name); still read for one release. "
+        "In a run recipe's stage config, the training config to start from.",
     )
     model: str = option(DEFAULT_MODEL, help="Start model: alias, local directory (an earlier stage) or Hub id.")
     output_dir: str = option("", help="Where the model, checkpoints and model card go.", fingerprint=False)
@@ -136,6 +138,11 @@ class TrainConfig(Config):
     trl: dict[str, Any] = option(
         default_factory=dict, cli=False, help="Fields of TRL's config (GRPOConfig / SFTConfig), by their own names."
     )
+
+    @classmethod
+    def shipped_config(cls, name: str) -> Path | None:
+        path = RECIPES / f"{name}.yaml"
+        return path if path.is_file() else recipe_path(name)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, where: str = "") -> Any:
