@@ -21,6 +21,7 @@ class CurateStep(Step[CurateConfig]):
 
     name = "curate"
     config_class = CurateConfig
+    makes_sft_template = "inputs"
     inputs = {"inputs": Slot("inputs", DATASET, many=True, help="datasets to curate and mix")}
     summary = "decontaminate, dedup, mix, split"
     grow_hint = (
@@ -131,6 +132,7 @@ class ReviewPullStep(ReviewStep[ReviewPullConfig]):
 
     name = "review-pull"
     config_class = ReviewPullConfig
+    makes_sft_template = "inputs"
     summary = "pull reviewed rows from Argilla"
 
     def finish(self, ctx: StepContext) -> StepResult:

@@ -318,6 +318,7 @@ class GenerateStep(GeneratingStep[GenerateConfig]):
 
     name = "generate"
     config_class = GenerateConfig
+    model_template_key = "template"
     summary = "completions for problems (resumable)"
 
     def finish(self, ctx: StepContext) -> StepResult:
@@ -344,6 +345,8 @@ class ColdStartStep(GeneratingStep[ColdStartConfig]):
 
     name = "cold-start"
     config_class = ColdStartConfig
+    format_key = "format"
+    makes_sft_template = "format"
     kind = "cold_start"
     summary = "cold-start SFT rows (few-shot, direct, refine, worked)"
 
@@ -412,6 +415,9 @@ class SampleStep(GeneratingStep[SampleConfig]):
 
     name = "sample"
     config_class = SampleConfig
+    format_key = "format"
+    model_template_key = "template"
+    makes_sft_template = "format"
     kind = "rejection_sampled"
     summary = "rejection sampling (k per problem, verified)"
     inputs = {
@@ -523,6 +529,8 @@ class DistillStep(GeneratingStep[DistillConfig]):
 
     name = "distill"
     config_class = DistillConfig
+    model_template_key = "teacher_template"
+    makes_sft_template = "plain"
     kind = "distill"
     summary = "distillation traces from a teacher, sized for a student"
     inputs = {

@@ -251,10 +251,11 @@ def _build_stage(pipeline: Pipeline, name: str, spec: dict[str, Any], defaults: 
     config = cls.config_class.from_mapping(values, where=here)
     stage = Stage(name, cls.name, cls, config, inputs, review=bool(spec.get("review", False)))
     stage.sft_template = sft_template
-    if cls.name == "train-grpo":
-        stage.template = config.prompt_template  # type: ignore[attr-defined]
-    elif cls.name == "train-sft":
-        data = inputs.get("dataset")
+    trains = cls.trains_template or ""
+    if trains.startswith("key:"):
+        stage.template = getattr(config, trains.removeprefix("key:"))
+    elif trains.startswith("input:"):
+        data = inputs.get(trains.removeprefix("input:"))
         stage.template = pipeline.stages[data[0]].sft_template if data else None
     return stage
 
@@ -287,24 +288,14 @@ def _derive_formats(
         values[key] = given.get(key, wanted)
 
     trained = _model_template(pipeline, inputs)
-    if cls.name in ("cold-start", "sample"):
-        agree("format", fmt, "the recipe's format")
-    if cls.name in ("generate", "sample"):
-        agree("template", trained, f"the template the input model {inputs.get('model', ['?'])[0]} was trained with")
-    if cls.name == "eval":
-        if "template" in given and given["template"] != "auto":
-            agree("template", trained, f"the template the input model {inputs.get('model', ['?'])[0]} was trained with")
-    if cls.name == "distill":
-        agree("teacher_template", trained, f"the template the teacher {inputs.get('model', ['?'])[0]} was trained with")
-    if cls.name == "train-grpo":
-        agree(
-            "prompt_template", trained, f"the template the input model {inputs.get('model', ['?'])[0]} was trained with"
-        )
-    if cls.name in ("cold-start", "sample"):
-        return f"sft-{values.get('format', fmt)}"
-    if cls.name == "distill":
-        return "plain"
-    if cls.name in ("curate", "review-pull"):
+    if cls.format_key:
+        agree(cls.format_key, fmt, "the recipe's format")
+    key = cls.model_template_key
+    if key and (not cls.model_template_auto or given.get(key, "auto") != "auto"):
+        agree(key, trained, f"the template the input model {inputs.get('model', ['?'])[0]} was trained with")
+    if cls.makes_sft_template == "format":
+        return f"sft-{values.get(cls.format_key or 'format', fmt)}"
+    if cls.makes_sft_template == "inputs":
         found = {pipeline.stages[u].sft_template for u in _all(inputs)}
         if len(found) > 1:
             raise ConfigError(
@@ -312,7 +303,7 @@ def _derive_formats(
                 "a model trained on the mix would see both. Curate them separately or use one format"
             )
         return found.pop() if found else None
-    return None
+    return cls.makes_sft_template
 
 
 def _all(inputs: dict[str, list[str]]) -> Sequence[str]:

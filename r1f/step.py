@@ -159,6 +159,19 @@ class Step(ABC, Generic[C]):
     #: files that mark an existing output folder as this step's own (default: by ``output_kind``); None: the
     #: output is not a folder (an Argilla dataset name), nothing to check
     output_markers: ClassVar[tuple[str, ...] | None] = None
+    # -- how formats and templates flow through a recipe (the runner reads these; it names no step) ----------
+    #: the config key that takes the recipe's ``format`` (the SFT output form this step writes)
+    format_key: ClassVar[str | None] = None
+    #: the config key that must agree with the template the input ``model`` was trained with
+    model_template_key: ClassVar[str | None] = None
+    #: True: that key is checked only when the stage sets it to something other than ``auto``
+    model_template_auto: ClassVar[bool] = False
+    #: the SFT template of the dataset this step makes: ``"format"`` (``sft-<format>``), ``"inputs"`` (what its
+    #: input datasets were made for, which must agree), another string (that template), or None
+    makes_sft_template: ClassVar[str | None] = None
+    #: the template the model this step trains answers to: ``"key:<config key>"`` or ``"input:<slot>"`` (the SFT
+    #: template of that input dataset), or None
+    trains_template: ClassVar[str | None] = None
     #: what to change when this step's dataset is too small for the stage that reads it
     grow_hint: ClassVar[str] = "Give it more input rows."
 

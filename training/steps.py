@@ -50,6 +50,8 @@ class GRPOStep(Step[GRPOTrainConfig]):
 
     name = "train-grpo"
     config_class = GRPOTrainConfig
+    model_template_key = "prompt_template"
+    trains_template = "key:prompt_template"
     inputs = {
         "model": Slot("model", MODEL, help="the model to train"),
         "dataset": Slot("dataset", DATASET, help="prompt/problem rows (default: built-in problems)"),
@@ -70,6 +72,7 @@ class SFTStep(Step[SFTTrainConfig]):
 
     name = "train-sft"
     config_class = SFTTrainConfig
+    trains_template = "input:dataset"
     inputs = {
         "model": Slot("model", MODEL, help="the model to start from"),
         "dataset": Slot("dataset", DATASET, help="SFT rows with messages"),
@@ -90,6 +93,8 @@ class EvalStep(Step[EvalConfig]):
 
     name = "eval"
     config_class = EvalConfig
+    model_template_key = "template"
+    model_template_auto = True
     inputs = {
         "model": Slot("model", MODEL, help="the model to evaluate"),
         "problems": Slot("problems", DATASET, help="problems to evaluate on (default: the held-out split)"),
