@@ -205,12 +205,9 @@ class Config:
             number = isinstance(value, (int, float)) and not isinstance(value, bool)
             if number and ((low is not None and value < low) or (high is not None and value > high)):
                 flag = "--" + f.name.replace("_", "-")
-                bounds = (
-                    f"between {low:g} and {high:g}"
-                    if low is not None and high is not None
-                    else (f"at least {low:g}" if low is not None else f"at most {high:g}")
-                )
-                raise ConfigError(f"{flag} must be {bounds}, got {value!r}")
+                if low is not None and value < low:
+                    raise ConfigError(f"{flag} must be at least {low:g}, got {value!r}")
+                raise ConfigError(f"{flag} must be at most {high:g}, got {value!r}")
         self.validate()
 
     def validate(self) -> None:

@@ -91,7 +91,8 @@ def check_writable(target: str | Path) -> None:
     target = Path(target)
     if target.exists() and not target.is_dir() and not (target.parent / f".{target.name}.r1f").exists():
         raise ConfigError(
-            f"{target}: is a file r1-factory did not write; nothing was changed: choose another output"
+            f"{target}: is a file, not a directory, and r1-factory did not write it; nothing was changed: choose "
+            "another output"
         )
     parent = target.parent
     while not parent.exists():
