@@ -273,7 +273,7 @@ def generation_manifest(
         },
         inputs=inputs,
         counts=summary.counts(),
-        model=engine.identity(),
+        model=engine.describe(),
         timings=summary.timings(),
         run_store=str(store.root),
     )

@@ -576,7 +576,7 @@ class DistillStep(GeneratingStep[DistillConfig]):
             return StepResult(self.output, more=True)
         rejected += too_long
         correct = [r.get("reward_accuracy") == 1.0 for r in rows]
-        teacher = {**self.engine.identity(), "sampling": config.params().as_dict(), "force_think": config.force_think}
+        teacher = {**self.engine.describe(), "sampling": config.params().as_dict(), "force_think": config.force_think}
         manifest = self.manifest(summary, teacher=teacher, sft_template="plain")
         pass_rate = round(statistics.mean(correct), 4) if correct else None
         counts = assemble.write_sft(

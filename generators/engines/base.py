@@ -82,6 +82,10 @@ class Engine(ABC):
         """What, besides the sampling parameters, changes this engine's outputs (goes into row ids)."""
         return {"engine": self.name}
 
+    def describe(self) -> dict[str, Any]:
+        """What manifests record about the engine: its identity, and where it ran when that is not part of it."""
+        return self.identity()
+
     def sort_key(self, prompt: Messages) -> int:
         """Order prompts so that a chunk holds prompts of similar length (less padding)."""
         return sum(len(m.get("content") or "") for m in prompt)

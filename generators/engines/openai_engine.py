@@ -57,6 +57,9 @@ class OpenAIEngine(Engine):
         # server under another host name or port reuses the finished rows instead of paying for them again
         return {"engine": self.name, "model": self.model}
 
+    def describe(self) -> dict[str, Any]:
+        return {**self.identity(), "base_url": self.base_url}  # manifests mask its credentials
+
     def _key(self) -> str:
         return os.environ.get(self.api_key_env) or ""
 
