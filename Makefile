@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.r1f-installed
 # torch is pinned to the CPU wheel that lies on this kind of machine; an unpinned torch pulls a
-# multi-GB CUDA build. GPU users: see README ("GPU and vLLM").
+# multi-GB CUDA build. GPU users: see docs/scale-out.md ("GPU and vLLM").
 TORCH ?= torch==2.13.0
 EXTRAS ?= rewards,train,plots,serve,review,ray,rg,dev
 export HF_HUB_OFFLINE ?= 1

@@ -307,7 +307,7 @@ def test_no_import_cycles_and_the_core_stays_small():
             assert not staged, f"{module} imports a stage package: {staged}"
         if not module.startswith("r1f.cli") and module != "r1f.__main__":
             assert not [n for n, _ in deps if n.startswith("r1f.cli")], f"{module} imports the CLI"
-    # the import rule (README, "Layout"): filters never import generators; nothing imports training but itself
+    # the import rule (docs/library.md): filters never import generators; nothing imports training but itself
     for module, deps in graph.items():
         top = module.split(".")[0]
         targets = {n.split(".")[0] for n, _ in deps}

