@@ -34,7 +34,11 @@ from r1f.errors import ConfigError
 DATASET, MODEL, EVAL = "dataset", "model", "eval"
 KINDS = (DATASET, MODEL, EVAL)
 #: files that show an existing folder is an output of this kind the factory wrote (so it may replace it)
-OUTPUT_MARKERS: dict[str, tuple[str, ...]] = {DATASET: ("manifest.json",), EVAL: ("eval.json",)}
+#: (an evaluation killed before its eval.json keeps its run store and lock inside: it is the factory's, to resume)
+OUTPUT_MARKERS: dict[str, tuple[str, ...]] = {
+    DATASET: ("manifest.json",),
+    EVAL: ("eval.json", ".greedy.run", ".greedy.lock", ".sampled.run", ".sampled.lock"),
+}
 
 
 @dataclass(frozen=True)

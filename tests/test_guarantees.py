@@ -423,3 +423,20 @@ def test_a_server_echo_is_masked_before_it_is_cut(tmp_path):
         os.environ.pop("ECHO_TEST_KEY")
     one_error_line(result)
     assert "sk-echox" not in result.stderr + result.stdout and "***" in result.stderr
+
+
+def test_a_killed_evaluation_resumes_into_its_own_folder(tmp_path):
+    """An evaluation killed before its eval.json leaves its run store inside its folder: that folder is the
+    factory's to resume (the signal test kills one for real); a folder of other files is not."""
+    from r1f.lock import check_owned
+    from r1f.step import step_class
+    from training.evaluate import EvalConfig
+
+    out = tmp_path / "eval"
+    (out / ".greedy.run" / "chunks").mkdir(parents=True)
+    (out / ".greedy.lock").write_text("")
+    markers = step_class("eval")(EvalConfig(model="smollm2-135m", out=str(out))).markers()
+    check_owned(out, markers)
+    other = foreign_folder(tmp_path)
+    with pytest.raises(Exception, match="not written by r1-factory"):
+        check_owned(other, markers)
