@@ -8,7 +8,6 @@ first, then the keep expression) and writes kept rows to ``train`` and dropped o
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
@@ -80,6 +79,7 @@ class ScoreStep(Step[S]):
     inputs = {"source": Slot("source", DATASET, help="rows with completions")}
     summary = "add reward_<name> columns"
     drop: ClassVar[bool] = False
+    golds_checked = False
 
     def decision(self) -> Any:
         return None
@@ -105,13 +105,11 @@ class ScoreStep(Step[S]):
         if any("solution" in row for row in rows):  # golds as text: one type per column, one meaning per answer
             for i, row in enumerate(rows):
                 row["solution"] = gold_of(row.get("solution"), config.source, i, "solution")
-            if not getattr(self, "_golds_checked", False) and any(r.name in GOLD_REWARDS for r in rewards):
-                self._golds_checked = True
-                from filters.rewards.accuracy import gold_warning
+            if not self.golds_checked and any(r.name in GOLD_REWARDS for r in rewards):
+                self.golds_checked = True  # run and finish both read the rows: one warning
+                from filters.rewards.accuracy import warn_unreadable_golds
 
-                line = gold_warning([row.get("solution") for row in rows], config.source)
-                if line:
-                    print(f"warning: {line}", file=sys.stderr)
+                warn_unreadable_golds([row.get("solution") for row in rows], config.source)
         if decision is not None and decision.keep is not None:
             unknown = [n for n in decision.keep.names if n not in have and n not in rows[0]]
             if unknown:

@@ -71,17 +71,20 @@ def row_completion(row: dict[str, Any]) -> str:
     return completion_text(value if value is not None else row.get("messages"))
 
 
-def last_boxed(text: str) -> str | None:
-    """The content of the last ``\\boxed{...}`` (braces balanced), or None."""
-    starts = [m.end() for m in BOXED_RE.finditer(text)]
-    if not starts:
-        return None
-    depth, start = 1, starts[-1]
+def _box_content(text: str, start: int) -> str | None:
+    """What a box opened just before ``start`` holds, up to its balancing brace (None when it never closes)."""
+    depth = 1
     for i in range(start, min(len(text), start + 2000)):
         depth += {"{": 1, "}": -1}.get(text[i], 0)
         if depth == 0:
             return text[start:i]
     return None
+
+
+def last_boxed(text: str) -> str | None:
+    """The content of the last ``\\boxed{...}`` (braces balanced), or None."""
+    starts = [m.end() for m in BOXED_RE.finditer(text)]
+    return _box_content(text, starts[-1]) if starts else None
 
 
 def answer_region(text: str) -> str:
@@ -130,21 +133,12 @@ LATEX_WORDS_RE = re.compile(r"\\[A-Za-z]+(?:\{[^{}]*\})?")
 
 def _boxes(text: str) -> list[str]:
     r"""Contents of the last ``\boxed{}`` and of the other boxes in its paragraph (a hedge boxes two values)."""
-    starts = [m for m in BOXED_RE.finditer(text)]
+    starts = list(BOXED_RE.finditer(text))
     if not starts:
         return []
     paragraph = text.rfind("\n\n", 0, starts[-1].start())
-    found = []
-    for match in starts:
-        if match.start() < paragraph:
-            continue
-        depth, start = 1, match.end()
-        for i in range(start, min(len(text), start + 2000)):
-            depth += {"{": 1, "}": -1}.get(text[i], 0)
-            if depth == 0:
-                found.append(text[start:i])
-                break
-    return found or [""]
+    found = [_box_content(text, m.end()) for m in starts if m.start() >= paragraph]
+    return [box for box in found if box is not None] or [""]
 
 
 def _anchored(text: str) -> str | None:

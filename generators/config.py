@@ -64,11 +64,6 @@ class ProblemsConfig(Config):
     )
     problem_seed: int = option(0, help="Seed of the built-in problem generator.")
 
-    def validate(self) -> None:
-        super().validate()
-        if self.n_problems is not None and self.n_problems < 1:
-            raise ConfigError(f"--n-problems must be at least 1, got {self.n_problems}")
-
     def load_problems(self, n: int | None = None, *, every: bool = False) -> list[dict[str, Any]]:
         """The problem rows (``n`` overrides ``n_problems``, e.g. when a step grows its set; ``every``: all a
         file or dataset holds, which is how far a step may grow)."""
@@ -167,13 +162,6 @@ class GrowthConfig(Config):
     max_problems: int | None = option(
         None, low=1, high=MAX_ROWS, help="Most problems --target-rows may grow to (default: 8x the first round's)."
     )
-
-    def validate(self) -> None:
-        super().validate()
-        if self.target_rows is not None and self.target_rows < 1:
-            raise ConfigError(f"--target-rows must be at least 1, got {self.target_rows}")
-        if self.max_problems is not None and self.max_problems < 1:
-            raise ConfigError(f"--max-problems must be at least 1, got {self.max_problems}")
 
     def next_size(self, drawn: int, kept: int, available: int | None, first: int) -> int | None:
         """Problems for the next round, or None when the target is met or nothing more can be drawn.

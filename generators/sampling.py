@@ -81,8 +81,6 @@ class SampleConfig(SamplingConfig, EngineConfig, ProblemsConfig, GrowthConfig, O
         return self.k
 
     def validate(self) -> None:
-        if self.k < 1:
-            raise ConfigError(f"--k must be at least 1, got {self.k}")
         super().validate()
         if self.select not in SELECT:
             raise ConfigError(f"--select must be all or best, got {self.select!r}")

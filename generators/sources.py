@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -100,6 +99,8 @@ def load_problems(
                 f"{source}: rows {first + 1} and {i + 1} share the id {row['id']!r} but are different problems; "
                 "give each problem its own id (or drop the id column and the factory makes them)"
             )
+    from filters.rewards.accuracy import warn_unreadable_golds
+
     warn_unreadable_golds([row.get("solution") for row in rows], Path(str(source)).name)
     return rows
 
@@ -107,17 +108,6 @@ def load_problems(
 def _public_source(source: str) -> str:
     """What rows record as their source: a dataset name, or a file's name (never the local path)."""
     return Path(source).name if Path(source).exists() else source
-
-
-def warn_unreadable_golds(golds: Sequence[Any], source: str) -> None:
-    """Say up front (one line on stderr) how many golds cannot be read as one value: those rows score None."""
-    if not any(g is not None for g in golds):
-        return
-    from filters.rewards.accuracy import gold_warning
-
-    line = gold_warning(golds, source)
-    if line:
-        print(f"warning: {line}", file=sys.stderr)
 
 
 def solution_answer(text: str, fmt: str, source: str | Path = "", index: int = 0) -> str:

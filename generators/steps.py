@@ -57,8 +57,6 @@ class ProblemSetConfig(Config):
     )
 
     def validate(self) -> None:
-        if self.n is not None and self.n < 1:
-            raise ConfigError(f"--n must be at least 1, got {self.n}")
         if self.pass_rate and not self.pass_rates:
             raise ConfigError("--pass-rate needs --pass-rates DATASET (a dataset made by r1f sample)")
         from generators.sampling import parse_pass_rate

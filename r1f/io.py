@@ -199,12 +199,10 @@ def write_rows(out: str | Path, rows: list[dict[str, Any]], manifest: Mapping[st
     out = Path(out)
     if out.suffix not in (".jsonl", ".parquet"):
         return write_dataset(out, {"train": rows}, manifest)
-    marker = out.parent / f".{out.name}.r1f"  # says the file is the factory's, so a rerun may replace it
-    if out.exists() and not marker.exists():
-        raise DataError(
-            f"{out}: exists and was not written by r1-factory; nothing was changed: choose a new file name, or "
-            "move that file away yourself"
-        )
+    from r1f.lock import check_writable, sidecar
+
+    check_writable(out)  # a file the factory did not write is never replaced
+    marker = sidecar(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     if out.suffix == ".jsonl":
@@ -350,8 +348,10 @@ def add_card_section(directory: Any, title: str, body: str, manifest_extra: Mapp
     manifest = read_manifest(directory) if directory.is_dir() else None
     if manifest is None:
         return False
+    from r1f.redact import public
+
     manifest.setdefault("card_sections", {})[title] = body
-    manifest.update(manifest_extra or {})
+    manifest.update(public(dict(manifest_extra or {})))
     splits = {split: read_rows(directory, split=split) for split in dataset_files(directory)}
     plots = sorted(str(p.relative_to(directory)) for p in directory.glob("plots/*.png"))
     card = dataset_card(directory.name, splits, manifest, plots)

@@ -86,10 +86,16 @@ class OutputLock:
         self.release()
 
 
+def sidecar(target: str | Path) -> Path:
+    """The file beside a ``.jsonl``/``.parquet`` output that says the factory wrote it (so a rerun may replace it)."""
+    target = Path(target)
+    return target.parent / f".{target.name}.r1f"
+
+
 def check_writable(target: str | Path) -> None:
     """Refuse, before any work, an output that cannot be written: under a file, or in a read-only place."""
     target = Path(target)
-    if target.exists() and not target.is_dir() and not (target.parent / f".{target.name}.r1f").exists():
+    if target.exists() and not target.is_dir() and not sidecar(target).exists():
         raise ConfigError(
             f"{target}: is a file, not a directory, and r1-factory did not write it; nothing was changed: choose "
             "another output"

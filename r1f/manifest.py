@@ -12,7 +12,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from r1f.redact import public, public_command
+from r1f.redact import public_command
 
 #: packages whose versions change generated results, recorded in every manifest
 RESULT_PACKAGES = ("torch", "transformers", "datasets", "vllm", "trl", "math-verify")
@@ -72,5 +72,5 @@ def build_manifest(
     if timings:
         manifest["timings"] = dict(timings)
     manifest.update(extra)
-    manifest["command"] = public_command(manifest["command"])
-    return public(manifest)
+    manifest["command"] = public_command(manifest["command"])  # the rest is made public when it is written
+    return manifest

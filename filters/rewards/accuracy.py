@@ -9,6 +9,7 @@ never a made-up score.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -51,6 +52,15 @@ def gold_warning(golds: Sequence[Any], source: Any) -> str | None:
         f"{source}: {len(bad)} of {len(golds)} gold answers cannot be read as one value ({examples}); "
         "their rows score None under accuracy (check the solution column and --solution-format)"
     )
+
+
+def warn_unreadable_golds(golds: Sequence[Any], source: Any) -> None:
+    """Say up front (one line on stderr) how many golds cannot be read as one value: those rows score None."""
+    if not any(g is not None for g in golds):
+        return
+    line = gold_warning(golds, source)
+    if line:
+        print(f"warning: {line}", file=sys.stderr)
 
 
 class Accuracy:
