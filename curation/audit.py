@@ -247,12 +247,11 @@ class AuditStep(Step[AuditConfig]):
         rows = read_rows(config.source, split=config.split)
         if not rows:
             raise DataError(f"{config.source}: split {config.split!r} has no rows to audit")
-        for column in (config.solution_column,):
-            if column not in rows[0]:
-                raise DataError(
-                    f"{config.source}: no {column!r} column (columns: {', '.join(rows[0])}); "
-                    "give the gold column with --solution-column"
-                )
+        if config.solution_column not in rows[0]:
+            raise DataError(
+                f"{config.source}: no {config.solution_column!r} column (columns: {', '.join(rows[0])}); "
+                "give the gold column with --solution-column"
+            )
         completions = [completion_text(r.get(config.completion_column) or r.get("messages")) for r in rows]
         golds = [None if r.get(config.solution_column) in (None, "") else str(r[config.solution_column]) for r in rows]
         with stats.timed("primary"):

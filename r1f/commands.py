@@ -133,27 +133,6 @@ def group_parameters(cls: type[Config]) -> tuple[dict[str, inspect.Parameter], d
     return params, target
 
 
-def build_config(cls: type[Config], values: dict[str, Any], group_flags: Mapping[str, str] | None = None) -> Config:
-    """The config from parsed flags: unset list flags keep their defaults, option-group flags go to their group's
-    mapping field (``--max-active 8`` -> ``engine_options: {max_active: 8}``)."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    kwargs: dict[str, Any] = {}
-    groups: dict[str, dict[str, Any]] = {}
-    group_flags = group_flags or {}
-    for name, value in values.items():
-        if name in group_flags:
-            if value is not None:
-                groups.setdefault(group_flags[name], {})[name] = value
-            continue
-        if name not in fields:
-            continue
-        if value is None and fields[name].default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-            continue
-        kwargs[name] = value
-    kwargs.update(groups)
-    return cls(**kwargs)
-
-
 CONFIG_FILE = inspect.Parameter(
     "config_file",
     inspect.Parameter.KEYWORD_ONLY,
