@@ -232,7 +232,11 @@ class AuditStep(Step[AuditConfig]):
 
     name = "audit"
     config_class = AuditConfig
-    inputs = {"source": Slot("source", DATASET, help="a scored dataset (completions + golds)")}
+    inputs = {
+        "source": Slot(
+            "source", DATASET, help="a scored dataset (completions + golds)", columns=("{completion_column}|messages",)
+        )
+    }
     summary = "audit the accuracy verdicts with an independent second checker"
 
     def finish(self, ctx: StepContext) -> StepResult:

@@ -153,7 +153,9 @@ class PairsStep(Step[PairsConfig]):
 
     name = "pairs"
     config_class = PairsConfig
-    inputs = {"source": Slot("source", DATASET, help="a dataset made by r1f sample")}
+    inputs = {
+        "source": Slot("source", DATASET, help="a dataset made by r1f sample", columns=("completion", "problem_id"))
+    }
     summary = "preference pairs for DPO"
     grow_hint = (
         "No problem had both a good and a rejected sample: sample more (k, n_problems) or use --rejected longest."

@@ -76,7 +76,7 @@ class ScoreStep(Step[S]):
 
     name = "score"
     config_class = ScoreConfig
-    inputs = {"source": Slot("source", DATASET, help="rows with completions")}
+    inputs = {"source": Slot("source", DATASET, help="rows with completions", columns=("{completion_column}",))}
     summary = "add reward_<name> columns"
     drop: ClassVar[bool] = False
     golds_checked = False

@@ -420,7 +420,9 @@ class SampleStep(GeneratingStep[SampleConfig]):
     summary = "rejection sampling (k per problem, verified)"
     inputs = {
         **GeneratingStep.inputs,
-        "mix": Slot("mix", DATASET, help="non-reasoning rows (prompt, response) to mix in"),
+        "mix": Slot(
+            "mix", DATASET, help="non-reasoning rows (prompt, response) to mix in", columns=("prompt", "response")
+        ),
     }
 
     @property

@@ -101,6 +101,14 @@ def dataset_rows(path: Path, split: str = "train") -> int:
     return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
 
 
+def dataset_columns(path: Path, split: str = "train") -> set[str]:
+    """Column names of one split of a factory dataset, read from the parquet schema (empty: no such split)."""
+    import pyarrow.parquet as pq
+
+    files = sorted((path / "data").glob(f"{split}-*.parquet"))
+    return set(pq.read_schema(files[0]).names) if files else set()
+
+
 # -- stage state ------------------------------------------------------------------------------------------
 
 
@@ -350,11 +358,21 @@ class Runner:
         self.states.save(stage.name, state)
 
     def _check_inputs(self, stage: Stage) -> None:
-        """Before a stage runs: refuse when its input datasets hold fewer rows than it can use; say what to change."""
+        """Before a stage runs: refuse when an input dataset lacks a column the step declares, or holds fewer rows
+        than it can use; say what to change."""
         for slot_name, names in stage.inputs.items():
             slot = stage.step_cls.inputs[slot_name]
             if slot.kind != DATASET:
                 continue
+            for name in names:
+                present = dataset_columns(self.pipeline.stages[name].effective_output)
+                missing = slot.missing(stage.config, present) if present else []
+                if missing:
+                    raise DataError(
+                        f"stage {stage.name}: input {slot_name} (stage {name}) has no column {', '.join(missing)} "
+                        f"(its columns: {', '.join(sorted(present))}); feed it a stage that writes "
+                        f"{', '.join(missing)} or set the step's column option"
+                    )
             need = stage.step_cls.min_rows(stage.config)
             rows = {name: dataset_rows(self.pipeline.stages[name].effective_output) for name in names}
             if sum(rows.values()) >= need:

@@ -49,6 +49,17 @@ class Slot:
     kind: str = DATASET  # dataset | model
     many: bool = False  # a list of inputs (curate)
     help: str = ""
+    #: columns the input dataset must hold, checked before the stage runs: ``"a|b"`` means either,
+    #: ``"{completion_column}"`` is read from the step's config
+    columns: tuple[str, ...] = ()
+
+    def required(self, config: Config) -> list[list[str]]:
+        """The column alternatives this slot needs under ``config`` (one list of names per requirement)."""
+        return [[name.format(**vars(config)) for name in spec.split("|")] for spec in self.columns]
+
+    def missing(self, config: Config, present: set[str]) -> list[str]:
+        """The requirements ``present`` does not meet, spelled as declared (``prompt|problem``)."""
+        return ["|".join(alts) for alts in self.required(config) if not present.intersection(alts)]
 
 
 @dataclass

@@ -238,3 +238,21 @@ def test_a_stage_that_keeps_too_little_stops_the_run_with_what_to_change(tmp_pat
     assert line.count("\n") == 0 and "stage cold kept 0 rows (of 3; dropped: incorrect 3)" in line
     assert "stage mix needs at least 1" in line and "target_rows" in line
     assert _states(tmp_path / "run")["cold"]["status"] == "done"  # what was made is kept
+
+
+def test_a_stage_fed_a_dataset_without_the_columns_it_needs_stops_before_it_runs(tmp_path):
+    recipe = {
+        "stages": {
+            "probs": {"step": "problems", "config": {"n": 8}},
+            "sft": {"step": "train-sft", "config": {"max_steps": 1}, "inputs": {"dataset": "probs"}},
+        }
+    }
+    path = tmp_path / "wired.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    result = run_r1f("run", str(path), "--run-dir", str(tmp_path / "run"))
+    assert result.returncode == 1
+    line = result.stderr.strip()
+    assert line.count("\n") == 0, line
+    assert "stage sft: input dataset (stage probs) has no column messages" in line and "problem" in line
+    states = _states(tmp_path / "run")
+    assert states["probs"]["status"] == "done" and "sft" not in states  # nothing trained, what was made kept

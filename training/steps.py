@@ -54,7 +54,9 @@ class GRPOStep(Step[GRPOTrainConfig]):
     trains_template = "key:prompt_template"
     inputs = {
         "model": Slot("model", MODEL, help="the model to train"),
-        "dataset": Slot("dataset", DATASET, help="prompt/problem rows (default: built-in problems)"),
+        "dataset": Slot(
+            "dataset", DATASET, help="prompt/problem rows (default: built-in problems)", columns=("prompt|problem",)
+        ),
     }
     output_kind = MODEL
     output_field = "output_dir"
@@ -75,7 +77,7 @@ class SFTStep(Step[SFTTrainConfig]):
     trains_template = "input:dataset"
     inputs = {
         "model": Slot("model", MODEL, help="the model to start from"),
-        "dataset": Slot("dataset", DATASET, help="SFT rows with messages"),
+        "dataset": Slot("dataset", DATASET, help="SFT rows with messages", columns=("messages",)),
     }
     output_kind = MODEL
     output_field = "output_dir"
@@ -97,7 +99,9 @@ class EvalStep(Step[EvalConfig]):
     model_template_auto = True
     inputs = {
         "model": Slot("model", MODEL, help="the model to evaluate"),
-        "problems": Slot("problems", DATASET, help="problems to evaluate on (default: the held-out split)"),
+        "problems": Slot(
+            "problems", DATASET, help="problems to evaluate on (default: the held-out split)", columns=("problem",)
+        ),
     }
     output_kind = EVAL
     summary = "evaluate on held-out problems"
