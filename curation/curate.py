@@ -213,8 +213,11 @@ def run_curate(config: CurateConfig, on_progress: Callable[[str, int, int], None
         splits["test"] = test
     if rejected:
         splits["rejected"] = rejected
+    from generators.datasets import merge_sources, provenance
+
     manifest = build_manifest(
         "curated",
+        sources=merge_sources(*(provenance(path) for path in config.inputs)),
         inputs={"datasets": config.inputs},
         counts=counts,
         packages=("datasets", "datasketch", "polars"),

@@ -1,8 +1,12 @@
 """``r1f push``: publish a factory dataset directory to the Hugging Face Hub as it is on disk.
 
 The directory already has the Hub's layout (``data/<split>-*.parquet``, a ``README.md`` card whose
-YAML ``configs`` name the splits, ``manifest.json``, ``plots/``), so publishing is one commit of those
-files with ``huggingface_hub``: the repo is created if needed (``--private`` applies then), a
+YAML ``configs`` name the splits, ``manifest.json``, ``plots/``). What is published is what was meant: the
+kept splits only, unless ``--include-rejected`` (and, for rows decontamination removed because they copy a
+benchmark, a second flag ``--include-contaminated``); columns that are empty in every published row are dropped;
+the card is rendered again for those splits, with the license (``--license``, else the source datasets') and the
+sources it came from. That copy is staged in a temporary folder and committed in one commit with
+``huggingface_hub``: the repo is created if needed (``--private`` applies then), a
 ``--revision`` branch is created from ``main`` if needed, and files of an earlier push under ``data/``
 and ``plots/`` that this push no longer has are deleted in the same commit, so a re-push never
 leaves a stale split behind. The card's YAML is checked with the Hub's own validator first.
@@ -35,6 +39,7 @@ class Published:
     files: list[str]
     bytes: int
     url: str
+    sizes: dict[str, int]
 
 
 def upload_files(path: Path) -> list[str]:
@@ -89,7 +94,66 @@ def check_repo(repo: str) -> str:
     return repo
 
 
-def dry_run(path: Path, target: Path, repo: str | None = None) -> Published:
+@dataclass(frozen=True)
+class Selection:
+    """Which rows a push publishes, and under what license."""
+
+    include_rejected: bool = False
+    include_contaminated: bool = False
+    license: str | None = None
+
+    def check(self) -> None:
+        if self.include_contaminated and not self.include_rejected:
+            raise ConfigError("--include-contaminated publishes benchmark copies; it needs --include-rejected as well")
+        if self.license is not None and not re.fullmatch(r"[a-z0-9][a-z0-9.+-]{0,63}", self.license):
+            raise ConfigError(f"--license {self.license!r}: use a Hub license id such as mit, apache-2.0, cc-by-4.0")
+
+
+REJECTED = "rejected"
+CONTAMINATED = "contaminated"
+
+
+def stage(path: Path, selection: Selection, into: Path) -> dict[str, int]:
+    """Write the publishable copy of dataset ``path`` into the new folder ``into``; rows per split published."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from r1f.io import read_manifest, write_dataset
+
+    selection.check()
+    check_dataset(path)
+    splits: dict[str, list[dict]] = {}
+    for split, files in sorted(dataset_files(path).items(), key=lambda kv: (kv[0] != "train", kv[0])):
+        rows = [row for f in files for row in pq.read_table(f).to_pylist()]
+        if split == REJECTED:
+            if not selection.include_rejected:
+                continue
+            if not selection.include_contaminated:
+                rows = [r for r in rows if r.get("reject_reason") != CONTAMINATED]
+        splits[split] = rows
+    if not any(splits.values()):
+        raise DataError(f"{path}: no kept rows to publish (only rejected ones); nothing was pushed")
+    everything = [row for rows in splits.values() for row in rows]
+    empty = {c for row in everything[:1] for c in row if all(r.get(c) is None for r in everything)}
+    splits = {split: [{k: v for k, v in r.items() if k not in empty} for r in rows] for split, rows in splits.items()}
+    manifest = dict(read_manifest(path) or {})
+    if selection.license:
+        manifest["license"] = selection.license
+    manifest["published"] = {
+        "splits": {split: len(rows) for split, rows in splits.items()},
+        "left_out": [s for s in dataset_files(path) if s not in splits],
+        "contaminated_rows_included": selection.include_contaminated,
+    }
+    extras: dict[str, str | bytes] = {}
+    for name in upload_files(path):
+        if name.startswith("plots/"):
+            extras[name] = (path / name).read_bytes()
+    write_dataset(into, splits, json.loads(json.dumps(manifest, default=str)), extra_files=extras)
+    return {split: len(rows) for split, rows in splits.items()}
+
+
+def dry_run(path: Path, target: Path, repo: str | None = None, selection: Selection | None = None) -> Published:
     """Copy the files a push would upload into ``target`` (replaced atomically), nothing sent. ``target`` may only
     be new, empty or an earlier dry run (it holds a manifest): a user's folder is never replaced."""
     from r1f.lock import check_owned
@@ -97,18 +161,16 @@ def dry_run(path: Path, target: Path, repo: str | None = None) -> Published:
     if repo is not None:
         check_repo(repo)
     check_owned(target, ("manifest.json",), "--dry-run")
-    files = check_dataset(path)
     tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    for name in files:
-        (tmp / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path / name, tmp / name)
-    tmp.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stage(path, selection or Selection(), tmp)
+    files = upload_files(tmp)
     if target.exists():
         shutil.rmtree(target)
     tmp.rename(target)
-    size = sum((target / name).stat().st_size for name in files)
-    return Published(repo="(dry run)", revision="", files=files, bytes=size, url=str(target))
+    sizes = {name: (target / name).stat().st_size for name in files}
+    return Published("(dry run)", "", files, sum(sizes.values()), str(target), sizes)
 
 
 def publish(
@@ -119,25 +181,38 @@ def publish(
     revision: str | None = None,
     token: str | None = None,
     message: str | None = None,
+    selection: Selection | None = None,
 ) -> Published:
-    """Create the repo (and branch) if needed and commit the dataset directory to it."""
+    """Create the repo (and branch) if needed and commit the publishable copy of the dataset to it."""
+    import tempfile
+
+    check_repo(repo)
+    check_dataset(path)
+    token = resolve_token(token)
+    with tempfile.TemporaryDirectory(prefix="r1f-push-") as tmp:
+        staged = Path(tmp) / path.name
+        stage(path, selection or Selection(), staged)
+        return _commit(staged, path, repo, private=private, revision=revision, token=token, message=message)
+
+
+def _commit(
+    staged: Path, path: Path, repo: str, *, private: bool, revision: str | None, token: str, message: str | None
+) -> Published:
     from huggingface_hub import DatasetCard, HfApi
     from huggingface_hub.errors import HfHubHTTPError
 
-    check_repo(repo)
-    files = check_dataset(path)
-    token = resolve_token(token)
+    files = upload_files(staged)
     api = HfApi(token=token)
     branch = revision or "main"
     try:
-        DatasetCard.load(path / "README.md").validate(repo_type="dataset")
+        DatasetCard.load(staged / "README.md").validate(repo_type="dataset")
         url = api.create_repo(repo, repo_type="dataset", private=private, exist_ok=True)
         if branch != "main":
             api.create_branch(repo, branch=branch, repo_type="dataset", exist_ok=True)
         commit = api.upload_folder(
             repo_id=repo,
             repo_type="dataset",
-            folder_path=str(path),
+            folder_path=str(staged),
             revision=branch,
             allow_patterns=files,
             delete_patterns=REPLACED,
@@ -158,5 +233,5 @@ def publish(
                 f"cannot reach the Hub at {constants.ENDPOINT} ({type(err).__name__}); check the network or HF_ENDPOINT"
             ) from None
         raise PublishError(f"pushing {path} to {repo} failed: {redact(str(err).splitlines()[0])[:200]}") from None
-    size = sum((path / name).stat().st_size for name in files)
-    return Published(repo=repo, revision=branch, files=files, bytes=size, url=getattr(commit, "commit_url", str(url)))
+    sizes = {name: (staged / name).stat().st_size for name in files}
+    return Published(repo, branch, files, sum(sizes.values()), getattr(commit, "commit_url", str(url)), sizes)

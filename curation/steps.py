@@ -180,8 +180,14 @@ class PairsStep(Step[PairsConfig]):
                 "as `r1f sample` writes them; nothing was written"
             )
         counts = {"samples": len(samples), "problems": problems, "pairs": len(pairs), "skipped": dict(skipped)}
+        from generators.datasets import provenance
+
         manifest = build_manifest(
-            "pairs", inputs={"samples": config.source}, parameters=config.fingerprint_dict(), counts=counts
+            "pairs",
+            inputs={"samples": config.source},
+            parameters=config.fingerprint_dict(),
+            counts=counts,
+            sources=provenance(config.source),
         )
         write_dataset(config.out, {"train": pairs}, manifest)
         stats = StepStats(total=problems, kept=len(pairs))

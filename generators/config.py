@@ -36,7 +36,8 @@ class ProblemsConfig(Config):
     problems: str = option(
         "builtin",
         help="builtin, heldout (builtin/v1, heldout/v1: the first version), rg:TASK,TASK=WEIGHT (reasoning-gym), a "
-        "jsonl/parquet/csv file, a dataset directory, or a Hub dataset name.",
+        "named dataset (gsm8k, math500, math, numina, openr1-math, aime24, aime25, amc23, svamp; NAME=PATH reads a "
+        "local copy), a jsonl/parquet/csv file, a dataset directory, or a Hub dataset name.",
     )
     n_problems: int | None = option(
         None,
@@ -44,14 +45,18 @@ class ProblemsConfig(Config):
         high=MAX_ROWS,
         help="How many problems (built-in: made; files: the first N). Default: 32 built-in, all of a file.",
     )
-    problem_column: str = option("problem", help="Column with the problem text in a file or Hub dataset.")
+    problem_column: str = option(
+        "problem", help="Column with the problem text in a file or Hub dataset; several joined: Body,Question."
+    )
     solution_column: str = option("solution", help="Column with the gold answer (kept as 'solution').")
     solution_format: str = option(
         "plain",
         help="How the solution column holds the gold: plain (it is the answer), gsm8k (after '####'), boxed (the "
         "last \\boxed{} of a worked solution).",
     )
-    split: str = option("train", help="Split to read from a Hub dataset or multi-split directory.")
+    split: str = option(
+        "", help="Split to read from a named dataset, Hub dataset or multi-split directory (default: its usual one)."
+    )
     languages: list[str] = option(
         default_factory=lambda: list(LANGUAGES),
         help="Comma-separated languages for built-in problems (en, es, fr, de, zh).",
@@ -79,7 +84,7 @@ class ProblemsConfig(Config):
             problem_column=self.problem_column,
             solution_column=self.solution_column,
             solution_format=self.solution_format,
-            split=self.split,
+            split=self.split or None,
         )
 
 

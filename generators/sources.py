@@ -17,22 +17,20 @@ Sources are named by one string, the same on the command line and in recipes:
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from generators.datasets import GOLD_FORMATS
 from generators.problems import DIFFICULTIES, FAMILIES, LANGUAGES
 from r1f.errors import ConfigError, DataError
-from r1f.io import gold_of, map_columns, read_rows
+from r1f.io import read_rows
 from r1f.schema import stable_id
 
 BUILTIN = "builtin"
 HELDOUT = "heldout"
 VERSIONS = ("v2", "v1")
 RG = "rg:"
-SOLUTION_FORMATS = ("plain", "gsm8k", "boxed")
-GSM8K_RE = re.compile(r"####\s*(.+?)\s*$", re.S)
 
 
 def is_builtin(source: str) -> bool:
@@ -50,7 +48,7 @@ def load_problems(
     problem_column: str = "problem",
     solution_column: str | None = "solution",
     solution_format: str = "plain",
-    split: str = "train",
+    split: str | None = None,
 ) -> list[dict[str, Any]]:
     """Problems as rows with ``id``, ``problem`` and (when the source has one) ``solution``.
 
@@ -67,13 +65,9 @@ def load_problems(
         return builtin_problems(source, n, seed, languages, families, difficulties)
     if source.startswith(RG):
         return reasoning_gym_problems(source, n or 32, seed)
-    if solution_format not in SOLUTION_FORMATS:
-        raise ConfigError(f"--solution-format {solution_format!r}: use one of {', '.join(SOLUTION_FORMATS)}")
-    rows = read_rows(source, split=split, limit=n)
-    mapping = {"problem": problem_column}
-    if solution_column and (solution_column in rows[0] or solution_column != "solution"):
-        mapping["solution"] = solution_column
-    rows = map_columns(rows, mapping, source=source)
+    if solution_format not in GOLD_FORMATS:
+        raise ConfigError(f"--solution-format {solution_format!r}: use one of {', '.join(GOLD_FORMATS)}")
+    rows, name = _table_problems(source, n, problem_column, solution_column, solution_format, split)
     for i, row in enumerate(rows):
         if not isinstance(row["problem"], str):
             raise DataError(
@@ -83,11 +77,11 @@ def load_problems(
             raise DataError(
                 f"{source}: row {i + 1}: the problem ({problem_column!r}) is empty; fill it or drop the row"
             )
-        if "solution" in row:
-            gold = gold_of(row["solution"], source, i, solution_column or "solution")
-            row["solution"] = solution_answer(gold, solution_format, source, i) if gold is not None else None
-        row.setdefault("id", stable_id(str(Path(source).name), row["problem"], row.get("solution")))
-        row.setdefault("source", _public_source(str(source)))
+        if row.get("id") is None and row.get("source_id") is not None:
+            row["id"] = f"{name}/{row['source_id']}"
+        if row.get("id") is None:
+            row["id"] = stable_id(name, row["problem"], row.get("solution"))
+        row.setdefault("source", name)
     seen: dict[str, int] = {}
     for i, row in enumerate(rows):
         first = seen.setdefault(str(row["id"]), i)
@@ -101,39 +95,46 @@ def load_problems(
             )
     from filters.rewards.accuracy import warn_unreadable_golds
 
-    warn_unreadable_golds([row.get("solution") for row in rows], Path(str(source)).name)
+    warn_unreadable_golds([row.get("solution") for row in rows], name)
     return rows
+
+
+def _table_problems(
+    source: str,
+    n: int | None,
+    problem_column: str,
+    solution_column: str | None,
+    solution_format: str,
+    split: str | None,
+) -> tuple[list[dict[str, Any]], str]:
+    """Rows of a preset, file or Hub dataset mapped to the factory's columns, and the name rows record."""
+    from generators.datasets import Schema, apply_schema, preset_of, preset_schema, read_preset, say, sniff, split_spec
+
+    preset = preset_of(source)
+    if preset is not None:
+        _, path = split_spec(source)
+        rows = read_preset(preset, split or preset.split, path, limit=n)
+        return apply_schema(rows, preset_schema(preset), preset.name), preset.name
+    rows = read_rows(source, split=split or "train", limit=n)
+    defaults = problem_column == "problem" and solution_column in ("solution", None) and solution_format == "plain"
+    schema = sniff(rows) if defaults else None
+    name = _public_source(str(source))
+    if schema is not None:
+        say(f"{name}: {schema.describe()}; pass --problem-column/--solution-column/--solution-format to choose")
+    else:
+        gold = (
+            solution_column
+            if solution_column and (solution_column in rows[0] or solution_column != "solution")
+            else None
+        )
+        problem = tuple(c.strip() for c in problem_column.split(",") if c.strip())
+        schema = Schema("given", problem, gold, solution_format)
+    return apply_schema(rows, schema, str(source)), name
 
 
 def _public_source(source: str) -> str:
     """What rows record as their source: a dataset name, or a file's name (never the local path)."""
     return Path(source).name if Path(source).exists() else source
-
-
-def solution_answer(text: str, fmt: str, source: str | Path = "", index: int = 0) -> str:
-    """The gold answer inside a worked solution.
-
-    >>> solution_answer("She has 3 + 4 = 7 apples.\\n#### 7", "gsm8k")
-    '7'
-    >>> solution_answer("so $\\\\boxed{\\\\frac{1}{2}}$", "boxed")
-    '\\\\frac{1}{2}'
-    """
-    if fmt == "plain":
-        return text
-    if fmt == "gsm8k":
-        found = GSM8K_RE.search(text)
-        if found:
-            return found.group(1).replace(",", "").strip()
-    else:
-        from filters.text import last_boxed
-
-        boxed = last_boxed(text)
-        if boxed and boxed.strip():
-            return boxed.strip()
-    marker = "####" if fmt == "gsm8k" else "\\boxed{}"
-    raise DataError(
-        f"{source}: row {index + 1}: no {marker} answer in the solution; check --solution-format ({fmt}) or the row"
-    )
 
 
 def builtin_problems(

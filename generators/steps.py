@@ -34,9 +34,20 @@ class ProblemSetConfig(Config):
     out: str = option("", help="Where to write: a .jsonl or .parquet file, or a dataset directory.", fingerprint=False)
     source: str = option(
         "builtin",
-        help="builtin (v2), heldout (the fixed held-out split), builtin/v1 or heldout/v1 (the first version), or "
-        "reasoning-gym tasks: rg:basic_arithmetic,chain_sum=2,gsm_symbolic.",
+        help="builtin (v2), heldout (the fixed held-out split), builtin/v1 or heldout/v1 (the first version), "
+        "reasoning-gym tasks (rg:basic_arithmetic,chain_sum=2,gsm_symbolic), a named dataset (gsm8k, math500, math, "
+        "numina, openr1-math, aime24, aime25, amc23, svamp; NAME=PATH for a local copy), a file or a Hub dataset.",
     )
+    problem_column: str = option(
+        "problem", help="Files: column(s) with the problem text, several joined with a space (Body,Question)."
+    )
+    solution_column: str = option("solution", help="Files: column with the gold answer.")
+    solution_format: str = option(
+        "plain", help="Files: how the gold is written: plain, gsm8k (after '####'), boxed (last \\boxed{})."
+    )
+    split: str = option("", help="Split of a named or Hub dataset (default: its usual one).")
+    levels: list[int] = option(default_factory=list, help="Keep problems of these levels (MATH: 1..5).")
+    subjects: list[str] = option(default_factory=list, help="Keep problems of these subjects (MATH: Algebra, ...).")
     n: int | None = option(
         None, low=1, high=MAX_ROWS, help="How many problems (default: 100 made; all 200 of the held-out split)."
     )
@@ -64,6 +75,20 @@ class ProblemSetConfig(Config):
         parse_pass_rate(self.pass_rate)
 
 
+def _keep_labelled(
+    rows: list[dict[str, Any]], stats: StepStats, column: str, wanted: list[Any], option: str
+) -> list[dict[str, Any]]:
+    """Rows whose label is one of ``wanted`` (all when none is wanted); refuses a source without that label."""
+    if not wanted:
+        return rows
+    if not any(column in r for r in rows):
+        raise ConfigError(f"--{option}: these problems have no {column} label (MATH-style sources have one)")
+    norm = {str(w).strip().lower() for w in wanted}
+    keep = [r for r in rows if str(r.get(column, "")).strip().lower() in norm]
+    stats.drop(f"{column}_not_wanted", len(rows) - len(keep))
+    return keep
+
+
 class ProblemsStep(Step[ProblemSetConfig]):
     """Problems (built-in, held-out, reasoning-gym) as a dataset, with difficulty labels."""
 
@@ -72,6 +97,7 @@ class ProblemsStep(Step[ProblemSetConfig]):
     summary = "problems with exact gold answers"
 
     def finish(self, ctx: StepContext) -> StepResult:
+        from generators.datasets import provenance
         from generators.sampling import label_pass_rates, parse_pass_rate
         from generators.sources import load_problems
         from r1f.io import write_rows
@@ -87,8 +113,14 @@ class ProblemsStep(Step[ProblemSetConfig]):
             languages=config.languages,
             families=config.families,
             difficulties=config.difficulties,
+            problem_column=config.problem_column,
+            solution_column=config.solution_column,
+            solution_format=config.solution_format,
+            split=config.split or None,
         )
         stats = StepStats(total=len(rows))
+        rows = _keep_labelled(rows, stats, "level", config.levels, "levels")
+        rows = _keep_labelled(rows, stats, "subject", config.subjects, "subjects")
         if config.pass_rates:
             rows, unmeasured = label_pass_rates(rows, config.pass_rates)
             stats.extra["unmeasured"] = unmeasured
@@ -100,7 +132,12 @@ class ProblemsStep(Step[ProblemSetConfig]):
         repeats = len(rows) - len({normalize(r["problem"]) for r in rows})
         stats.kept = len(rows)
         stats.extra["repeats"] = repeats
-        manifest = build_manifest("problems", parameters=config.fingerprint_dict(), counts={"rows": len(rows)})
+        manifest = build_manifest(
+            "problems",
+            parameters=config.fingerprint_dict(),
+            counts={"rows": len(rows)},
+            sources=provenance(config.source, config.split or None),
+        )
         write_rows(config.out, rows, manifest)
         summary: list[tuple[str, Any]] = [("problems", len(rows))]
         if config.pass_rates:
@@ -269,11 +306,14 @@ class GeneratingStep(Step[G]):
         return True
 
     def manifest(self, summary: RunSummary | None, **extra: Any) -> dict[str, Any]:
+        from generators.datasets import provenance
         from generators.generate import generation_manifest
         from r1f.manifest import build_manifest
 
         parameters = self.config.fingerprint_dict()
-        inputs = {"problems": getattr(self.config, "problems", None), "rows": len(self.problems())}
+        source = getattr(self.config, "problems", None)
+        inputs = {"problems": source, "rows": len(self.problems())}
+        extra.setdefault("sources", provenance(source, getattr(self.config, "split", "") or None))
         if summary is None:
             return build_manifest(self.kind, parameters=parameters, inputs=inputs, **extra)
         manifest = generation_manifest(

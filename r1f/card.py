@@ -10,6 +10,7 @@ sample row, the plots saved beside it, and a ``load_dataset`` snippet.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -17,6 +18,18 @@ from typing import Any
 import yaml
 
 LICENSE = "apache-2.0"  # the embedded model (SmolLM2) and the built-in problems are Apache-2.0
+
+
+def card_license(manifest: Mapping[str, Any]) -> str:
+    """The license a card declares: the one the user chose (``--license``), else the one every source dataset
+    shares, else ``other`` (the card lists each source's), else the built-in data's."""
+    if manifest.get("license"):
+        return str(manifest["license"])
+    licenses = {str(s.get("license", "")) for s in manifest.get("sources") or []}
+    if not licenses:
+        return LICENSE
+    only = licenses.pop() if len(licenses) == 1 else ""
+    return only if re.fullmatch(r"[a-z0-9][a-z0-9.+-]*", only) else "other"
 
 
 def size_category(n: int) -> str:
@@ -82,7 +95,7 @@ def dataset_card(
     languages = sorted({str(r["lang"]) for r in everything if r.get("lang")})
     kind = str(manifest.get("kind", "dataset"))
     meta: dict[str, Any] = {
-        "license": LICENSE,
+        "license": card_license(manifest),
         "tags": ["synthetic", "r1-factory", kind.replace("_", "-")],
         "task_categories": ["text-generation"],
         "size_categories": [size_category(len(everything))],
@@ -124,6 +137,23 @@ def dataset_card(
     stats = statistics(splits, manifest)
     if stats:
         lines += ["", "## Statistics", ""] + [f"- {s}" for s in stats]
+    sources = manifest.get("sources") or []
+    if sources:
+        lines += [
+            "",
+            "## Source datasets",
+            "",
+            "| dataset | Hub id | split | license | cite |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {s.get('name')} | `{s.get('hub_id')}` | {s.get('split')} | {s.get('license')} | {s.get('citation')} |"
+            for s in sources
+        ]
+        lines += ["", "Rows derived from these datasets are subject to their licenses as well as this card's."]
+    published = manifest.get("published") or {}
+    if published.get("left_out"):
+        lines += ["", f"Not published here: the {', '.join(published['left_out'])} split(s) of the local dataset."]
     for title, body in (manifest.get("card_sections") or {}).items():
         lines += ["", f"## {title}", "", str(body)]
     lines += [""] + [f"![{plot}]({plot})" for plot in plots]
@@ -144,7 +174,8 @@ def dataset_card(
         "```python",
         "from datasets import load_dataset",
         "",
-        f'ds = load_dataset("parquet", data_dir="{name}/data")  # or load_dataset("USER/{name}") once pushed',
+        f'ds = load_dataset("{name}")  # a local folder (its README names the splits), or "USER/{name}" once pushed',
+        "# datasets.load_from_disk reads save_to_disk folders only; this is the Hub's parquet layout",
         "```",
         "",
     ]

@@ -57,7 +57,12 @@ def public_path(text: str) -> str:
 
     >>> import os; public_path(os.path.join(os.getcwd(), "data", "x.jsonl")), public_path("/home/ann/secret/x.jsonl")
     ('data/x.jsonl', 'x.jsonl')
+    >>> public_path("gsm8k=/home/ann/gsm8k_test.jsonl")
+    'gsm8k=gsm8k_test.jsonl'
     """
+    name, eq, rest = text.partition("=")
+    if eq and re.fullmatch(r"[\w.-]+", name) and "/" in rest:
+        return f"{name}={public_path(rest)}"  # a named dataset's local copy (gsm8k=/data/x.jsonl), --flag=PATH
     if not text.startswith(("/", "~")) or "\n" in text or len(text) > 4096:
         return text
     path = os.path.expanduser(text)

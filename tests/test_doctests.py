@@ -11,6 +11,7 @@ MODULES = [
     "r1f.stats",
     "r1f.config",
     "generators.config",
+    "generators.datasets",
     "filters.text",
     "filters.rewards.accuracy",
     "filters.rewards.format",

@@ -61,7 +61,10 @@ def _dataset(path: Path, *, with_rejected: bool = True) -> dict:
     ]
     splits = {"train": train[:10], "test": train[10:]}
     if with_rejected:
-        splits["rejected"] = [{**train[0], "id": "bad", "reject_reason": "incorrect", "reward_accuracy": 0.0}]
+        splits["rejected"] = [
+            {**train[0], "id": "bad", "reject_reason": "incorrect", "reward_accuracy": 0.0},
+            {**train[1], "id": "copy", "reject_reason": "contaminated", "contaminated_by": ["gsm8k (13-gram)"]},
+        ]
     write_dataset(path, splits, {"kind": "cold_start", "command": ["r1f", "test"]}, extra_files={"plots/x.png": b"png"})
     return splits
 
@@ -74,28 +77,61 @@ def test_push_then_load_dataset_round_trip(hub, tmp_path):
     assert result.returncode == 0, result.stderr
     assert TOKEN not in result.stdout + result.stderr
     loaded = _load(env, "tester/ds")
-    assert set(loaded) == {"train", "test", "rejected"}
-    for split, rows in splits.items():
-        assert [{k: r[k] for k in rows[0]} for r in loaded[split]] == rows
-    # the card arrives with its metadata, plots and manifest beside it
+    # the kept splits only: the rejected rows (a benchmark copy among them) stay home
+    assert set(loaded) == {"train", "test"}
+    for split in ("train", "test"):
+        assert loaded[split] == splits[split]  # and no all-null bookkeeping columns beside them
+    # the card arrives with its metadata, plots and manifest beside it, naming only what was published
     files = repos["tester/ds"].snapshot("main")[1]
     assert {"README.md", "manifest.json", "plots/x.png"} <= set(files)
-    local_meta = _card_meta((tmp_path / "ds" / "README.md").read_text())
     remote_meta = _card_meta(files["README.md"].decode())
-    assert remote_meta == local_meta and "r1-factory" in remote_meta["tags"] and remote_meta["license"]
+    assert "r1-factory" in remote_meta["tags"] and remote_meta["license"] == "apache-2.0"
+    assert [f["split"] for f in remote_meta["configs"][0]["data_files"]] == ["train", "test"]
+    assert "Not published here: the rejected split" in files["README.md"].decode()
+    assert json.loads(files["manifest.json"])["published"]["splits"] == {"train": 10, "test": 2}
     # private: without the token the repo does not exist
     code = "import datasets; datasets.load_dataset('tester/ds')"
     fresh = _env(url, tmp_path / "anonymous", token=None)  # own cache: the first load is cached under HF_HOME
     anonymous = subprocess.run([sys.executable, "-c", code], env=fresh, capture_output=True)
     assert anonymous.returncode != 0
 
-    # a re-push updates in place and removes the split the dataset no longer has
-    _dataset(tmp_path / "ds", with_rejected=False)
-    again = _r1f(env, "push", str(tmp_path / "ds"), "--repo", "tester/ds")
+    # asked for: the rejected rows, still without the benchmark copy; a license chosen by the user
+    again = _r1f(env, "push", str(tmp_path / "ds"), "--repo", "tester/ds", "--include-rejected", "--license", "mit")
     assert again.returncode == 0, again.stderr
+    loaded = _load(env, "tester/ds")
+    assert [r["id"] for r in loaded["rejected"]] == ["bad"]
+    assert _card_meta(repos["tester/ds"].snapshot("main")[1]["README.md"].decode())["license"] == "mit"
+    # a re-push without them removes the split
+    third = _r1f(env, "push", str(tmp_path / "ds"), "--repo", "tester/ds")
+    assert third.returncode == 0, third.stderr
     assert set(_load(env, "tester/ds")) == {"train", "test"}
     assert "data/rejected-00000-of-00001.parquet" not in repos["tester/ds"].snapshot("main")[1]
-    assert len(repos["tester/ds"].commits) == 3  # creation + two pushes
+    assert len(repos["tester/ds"].commits) == 4  # creation + three pushes
+
+
+def test_contaminated_rows_need_two_explicit_flags(tmp_path):
+    _dataset(tmp_path / "ds")
+    one = _r1f(
+        _env("http://127.0.0.1:9", tmp_path, None),
+        "push",
+        str(tmp_path / "ds"),
+        "--dry-run",
+        str(tmp_path / "a"),
+        "--include-contaminated",
+    )
+    assert one.returncode == 1 and "needs --include-rejected" in one.stderr and not (tmp_path / "a").exists()
+    both = _r1f(
+        _env("http://127.0.0.1:9", tmp_path, None),
+        "push",
+        str(tmp_path / "ds"),
+        "--dry-run",
+        str(tmp_path / "b"),
+        "--include-rejected",
+        "--include-contaminated",
+    )
+    assert both.returncode == 0, both.stderr
+    assert sorted(r["id"] for r in read_rows(tmp_path / "b", split="rejected")) == ["bad", "copy"]
+    assert json.loads((tmp_path / "b" / "manifest.json").read_text())["published"]["contaminated_rows_included"]
 
 
 def test_push_to_a_revision_leaves_main_alone(hub, tmp_path):
@@ -113,7 +149,7 @@ def test_push_to_a_revision_leaves_main_alone(hub, tmp_path):
 
 
 def test_dry_run_writes_exactly_the_upload(tmp_path):
-    _dataset(tmp_path / "ds")
+    splits = _dataset(tmp_path / "ds")
     (tmp_path / "ds" / ".scratch").write_text("hidden files are not uploaded")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -123,15 +159,24 @@ def test_dry_run_writes_exactly_the_upload(tmp_path):
     sent = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*") if p.is_file())
     assert sent == [
         "README.md",
-        "data/rejected-00000-of-00001.parquet",
         "data/test-00000-of-00001.parquet",
         "data/train-00000-of-00001.parquet",
         "manifest.json",
         "plots/x.png",
     ]
-    for name in sent:
-        assert (tmp_path / "out" / name).read_bytes() == (tmp_path / "ds" / name).read_bytes()
-    assert read_rows(tmp_path / "out", split="test") == read_rows(tmp_path / "ds", split="test")
+    assert (tmp_path / "out" / "plots/x.png").read_bytes() == b"png"
+    for split in ("train", "test"):
+        assert read_rows(tmp_path / "out", split=split) == splits[split]
+    # the local dataset keeps its rejected split and its bookkeeping columns
+    assert {r["id"] for r in read_rows(tmp_path / "ds", split="rejected")} == {"bad", "copy"}
+    assert "reject_reason" in read_rows(tmp_path / "ds", split="train")[0]
+    # the published copy loads with datasets from the folder, as the card says
+    code = f"import datasets; d = datasets.load_dataset({str(tmp_path / 'out')!r}); print(sorted(d), d['train'].column_names)"
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=_env(dead, tmp_path, None)
+    )
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert "['test', 'train']" in loaded.stdout and "reject_reason" not in loaded.stdout
 
 
 def test_push_errors_are_one_line_and_never_show_the_token(hub, tmp_path):

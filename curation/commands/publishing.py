@@ -21,20 +21,32 @@ def push(
     dry_run: Annotated[
         Path | None, typer.Option(help="Write exactly the files that would be uploaded into this folder; send nothing.")
     ] = None,
+    include_rejected: Annotated[
+        bool, typer.Option(help="Also publish the rejected split (without the rows decontamination removed).")
+    ] = False,
+    include_contaminated: Annotated[
+        bool, typer.Option(help="With --include-rejected: also publish rejected rows that copy a benchmark.")
+    ] = False,
+    license: Annotated[
+        str | None, typer.Option(help="The card's license id (default: the source datasets', else apache-2.0).")
+    ] = None,
 ) -> None:
-    """Publish a dataset with its card, plots and manifest to the Hugging Face Hub (token: HF_TOKEN or login)."""
+    """Publish the kept splits of a dataset with its card, plots and manifest to the Hugging Face Hub
+    (token: HF_TOKEN or login)."""
+    from curation.publish import Selection, publish
     from curation.publish import dry_run as write_dry_run
-    from curation.publish import publish
 
+    selection = Selection(include_rejected, include_contaminated, license)
+    selection.check()
     if dry_run is not None:
-        result = write_dry_run(path, dry_run, repo)
+        result = write_dry_run(path, dry_run, repo, selection)
         title = f"Dry run: {len(result.files)} files that a push would upload -> {dry_run}"
     else:
         if not repo:
             raise ConfigError("give --repo user/name (or --dry-run FOLDER to see what would be uploaded)")
-        result = publish(path, repo, private=private, revision=revision, message=message)
+        result = publish(path, repo, private=private, revision=revision, message=message, selection=selection)
         title = f"Pushed {path} -> {result.repo}@{result.revision} ({result.url})"
-    print_table(title, ["file", "bytes"], [[name, (path / name).stat().st_size] for name in result.files])
+    print_table(title, ["file", "bytes"], [[name, result.sizes[name]] for name in result.files])
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,160 @@
+"""Named public datasets, read offline from local copies: presets, sniffing unknown files, problems built from
+several columns, ``r1f problems`` importing and filtering, and the card naming the sources and their licenses.
+
+The fixtures are rows written here in the formats of GSM8K, MATH-500 and SVAMP (not copied from them)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from generators.datasets import PRESETS, sniff
+from generators.sources import load_problems
+from r1f.errors import DataError
+from r1f.io import read_manifest, read_rows
+from tests.conftest import ROOT
+
+GSM8K_ROWS = [
+    {
+        "question": "A baker makes 14 loaves a day and sells 9 of them. How many loaves are left after 3 days?",
+        "answer": "Each day 14 - 9 = <<14-9=5>>5 are left.\nIn 3 days that is 5 * 3 = <<5*3=15>>15 loaves.\n#### 15",
+        "idx": 0,
+    },
+    {
+        "question": "Tom saves $1,200 a month. How much has he saved after a year?",
+        "answer": "He saves 1,200 * 12 = <<1200*12=14400>>14,400 dollars.\n#### 14,400",
+        "idx": 1,
+    },
+]
+MATH_ROWS = [
+    {
+        "problem": "What is $\\frac{1}{2} + \\frac{1}{3}$?",
+        "solution": "Over 6 this is $\\frac{3}{6}+\\frac{2}{6} = \\boxed{\\frac{5}{6}}$.",
+        "answer": "\\frac{5}{6}",
+        "subject": "Prealgebra",
+        "level": 1,
+        "unique_id": "test/prealgebra/1.json",
+    },
+    {
+        "problem": "Solve $x^2 = 9$ for $x > 0$, and give $(x, x^2)$.",
+        "solution": "So $x = 3$ and the pair is $\\boxed{(3, 9)}$.",
+        "answer": "(3, 9)",
+        "subject": "Algebra",
+        "level": 3,
+        "unique_id": "test/algebra/2.json",
+    },
+    {
+        "problem": "Find the interval where $2 \\le x \\le 7$.",
+        "solution": "It is $\\boxed{[2,7]}$.",
+        "answer": "[2,7]",
+        "subject": "Algebra",
+        "level": 2,
+        "unique_id": "test/algebra/3.json",
+    },
+]
+SVAMP_ROWS = [
+    {
+        "ID": "chal-1",
+        "Body": "Ann had 8 pens. She gave 3 to Ben.",
+        "Question": "How many pens does Ann have now?",
+        "Answer": 5.0,
+    },
+    {"ID": "chal-2", "Body": "A box holds 6 eggs.", "Question": "How many eggs are in 4 boxes?", "Answer": 24.0},
+]
+
+
+def _jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_a_preset_reads_a_local_copy_given_as_name_equals_path(tmp_path, capsys):
+    copy = _jsonl(tmp_path / "gsm8k-test-copy.jsonl", GSM8K_ROWS)
+    rows = load_problems(f"gsm8k={copy}", split="test")
+    assert [r["problem"] for r in rows] == [r["question"] for r in GSM8K_ROWS]
+    assert [r["solution"] for r in rows] == ["15", "14400"]  # after ####, thousands separator gone
+    assert [r["id"] for r in rows] == ["gsm8k/0", "gsm8k/1"]  # the dataset's own id
+    assert rows[0]["worked"].startswith("Each day 14 - 9") and rows[0]["source"] == "gsm8k"
+
+
+def test_a_preset_finds_its_copy_in_the_cache_directory_with_its_labels(tmp_path, monkeypatch):
+    monkeypatch.setenv("R1F_DATA_DIR", str(tmp_path))
+    _jsonl(tmp_path / "math500_test.jsonl", MATH_ROWS)
+    rows = load_problems("math500")
+    assert [r["solution"] for r in rows] == ["\\frac{5}{6}", "(3, 9)", "[2,7]"]  # the LaTeX answer column
+    assert [(r["level"], r["subject"]) for r in rows] == [(1, "Prealgebra"), (3, "Algebra"), (2, "Algebra")]
+    assert rows[1]["id"] == "math500/test/algebra/2.json"
+
+
+def test_without_a_copy_or_the_hub_a_preset_says_in_one_line_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("R1F_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(DataError) as err:
+        load_problems("aime24")
+    message = str(err.value)
+    assert "\n" not in message and "aime24=PATH" in message and "HuggingFaceH4/aime_2024" in message
+    assert str(tmp_path) in message and "aime24_train.jsonl" in message
+
+
+def test_every_preset_names_its_source_license_and_citation():
+    for name, preset in PRESETS.items():
+        assert preset.hub_id and preset.problem and preset.gold and preset.license and preset.citation, name
+    assert {"gsm8k", "math500", "math", "numina", "openr1-math", "aime24", "aime25", "amc23"} <= set(PRESETS)
+
+
+def test_unknown_files_are_sniffed_and_the_choice_printed(tmp_path, capsys):
+    gsm = load_problems(str(_jsonl(tmp_path / "mystery.jsonl", GSM8K_ROWS)))
+    assert [r["solution"] for r in gsm] == ["15", "14400"]
+    assert "mystery.jsonl: read as GSM8K-like" in capsys.readouterr().err
+    # MATH-like without an answer column: the gold is the last \boxed{} of the solution, not the whole solution
+    worked = [{k: v for k, v in r.items() if k != "answer"} for r in MATH_ROWS]
+    math = load_problems(str(_jsonl(tmp_path / "worked.jsonl", worked)))
+    assert [r["solution"] for r in math] == ["\\frac{5}{6}", "(3, 9)", "[2,7]"]
+    assert "read as MATH-like" in capsys.readouterr().err
+    story = load_problems(str(_jsonl(tmp_path / "story.jsonl", SVAMP_ROWS)))
+    assert story[0]["problem"] == "Ann had 8 pens. She gave 3 to Ben. How many pens does Ann have now?"
+    assert [r["solution"] for r in story] == ["5", "24"]
+    assert sniff([{"problem": "p", "solution": "1"}]) is None  # the factory's own layout needs no guess
+
+
+def test_a_problem_can_be_built_from_several_columns(tmp_path):
+    path = _jsonl(tmp_path / "svamp.jsonl", SVAMP_ROWS)
+    rows = load_problems(str(path), problem_column="Body,Question", solution_column="Answer")
+    assert rows[1]["problem"] == "A box holds 6 eggs. How many eggs are in 4 boxes?"
+    with pytest.raises(DataError, match="no column 'Story'"):
+        load_problems(str(path), problem_column="Story,Question", solution_column="Answer")
+
+
+def _r1f(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "r1f", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_r1f_problems_imports_filters_and_writes_a_named_dataset_with_its_license(tmp_path):
+    copy = _jsonl(tmp_path / "m.jsonl", MATH_ROWS)
+    out = tmp_path / "algebra"
+    result = _r1f(
+        "problems", "--source", f"math500={copy}", "--subjects", "Algebra", "--levels", "2,3", "--out", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    rows = read_rows(out)
+    assert [r["id"] for r in rows] == ["math500/test/algebra/2.json", "math500/test/algebra/3.json"]
+    manifest = read_manifest(out)
+    assert manifest["sources"][0]["hub_id"] == "HuggingFaceH4/MATH-500" and manifest["sources"][0]["license"] == "mit"
+    card = (out / "README.md").read_text()
+    assert yaml.safe_load(card.split("---")[1])["license"] == "mit"
+    assert "## Source datasets" in card and "Hendrycks" in card
+    assert str(tmp_path) not in card + json.dumps(manifest)  # the local path stays local
+    wrong = _r1f("problems", "--source", "builtin", "--levels", "2", "--out", str(tmp_path / "x"))
+    assert wrong.returncode == 1 and "no level label" in wrong.stderr
