@@ -171,7 +171,8 @@ def test_dry_run_writes_exactly_the_upload(tmp_path):
     assert {r["id"] for r in read_rows(tmp_path / "ds", split="rejected")} == {"bad", "copy"}
     assert "reject_reason" in read_rows(tmp_path / "ds", split="train")[0]
     # the published copy loads with datasets from the folder, as the card says
-    code = f"import datasets; d = datasets.load_dataset({str(tmp_path / 'out')!r}); print(sorted(d), d['train'].column_names)"
+    out = str(tmp_path / "out")
+    code = f"import datasets; d = datasets.load_dataset({out!r}); print(sorted(d), d['train'].column_names)"
     loaded = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=_env(dead, tmp_path, None)
     )
