@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from curation.decontaminate import HELDOUT, Decontaminator, load_eval_set
+from curation.decontaminate import HELDOUT, OVERLAP, Decontaminator, load_eval_set
 from curation.dedup import NEAR_THRESHOLD, NUM_PERM, SHINGLE, TARGETS, dedup, target_text
 from curation.mix import mix, train_test_split
 from curation.paraphrase import SIMILARITY
@@ -48,16 +48,27 @@ class CurateConfig(Config):
     near: bool = option(True, help="Also drop near duplicates (MinHash LSH over word 3-grams), not only exact ones.")
     near_threshold: float = option(NEAR_THRESHOLD, help="Jaccard similarity at which two texts are one.")
     eval_sets: list[str] = option(
-        default_factory=lambda: [HELDOUT],
+        default_factory=list,
         flag="--eval-set",
         multiple=True,
-        help="Evaluation set to decontaminate against (repeatable): heldout (built-in), a path or a Hub name.",
+        help="Evaluation sets to decontaminate against besides the built-in held-out split (repeatable or "
+        "comma-separated): a benchmark name (math500, gsm8k, aime24, ...: its test split), a path or a Hub name.",
+    )
+    heldout: bool = option(
+        True, help="Decontaminate against the built-in held-out split too (--no-heldout leaves it out)."
     )
     decontaminate: bool = option(True, help="Decontaminate against the evaluation sets (--no-decontaminate skips).")
     eval_column: str | None = option(
         None, help="Text column of the evaluation sets (default: problem/question/prompt/text)."
     )
     ngram: int = option(NGRAM, help="Word n-gram size of the contamination rule (open-r1 uses 8).")
+    overlap: float = option(
+        OVERLAP,
+        low=0.0,
+        high=1.0,
+        help="Share of the shorter text's n-grams a row must share with one evaluation item to be a copy; 0 flags "
+        "any shared n-gram (open-r1's rule, which also flags shared stock phrasing).",
+    )
     digits_masked: bool = option(
         True,
         help="Also match with numbers masked, so a copy with other numbers is caught (reported as "
@@ -118,7 +129,17 @@ class CurateConfig(Config):
 
     @property
     def against(self) -> list[str]:
-        return list(self.eval_sets) if self.decontaminate else []
+        """The evaluation sets, the held-out split first, each once (a recipe may still list ``heldout``)."""
+        if not self.decontaminate:
+            return []
+        named = [part.strip() for spec in self.eval_sets for part in _split_names(spec) if part.strip()]
+        wanted = ([HELDOUT] if self.heldout else []) + named
+        return list(dict.fromkeys(wanted))
+
+
+def _split_names(spec: str) -> list[str]:
+    """``math500,gsm8k`` names two sets; a path with a comma in it stays one."""
+    return [spec] if Path(spec).exists() else spec.split(",")
 
 
 def run_curate(config: CurateConfig, on_progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
@@ -155,7 +176,7 @@ def run_curate(config: CurateConfig, on_progress: Callable[[str, int, int], None
     contamination: Counter[str] = Counter()
     if config.against:
         eval_sets = [load_eval_set(s, config.eval_column) for s in config.against]
-        decontaminator = Decontaminator(eval_sets, config.ngram, masked=config.digits_masked)
+        decontaminator = Decontaminator(eval_sets, config.ngram, masked=config.digits_masked, overlap=config.overlap)
         texts = [target_text(row, "problem") for row in everything]
         hits = decontaminator.check(texts)
         judged: dict[int, dict[str, str]] = {}
@@ -181,6 +202,12 @@ def run_curate(config: CurateConfig, on_progress: Callable[[str, int, int], None
         if on_progress:
             on_progress("decontaminate", 1, 1)
     counts["contaminated_by_eval_set"] = dict(contamination)
+    if config.against:  # every set named, zero included: "0 contaminated" is a result too
+        per_set = Counter({s.name: 0 for s in eval_sets})
+        for row in everything + rejected:
+            for name in row.get("contaminated_by") or []:
+                per_set[name.split(" (")[0]] += 1
+        counts["contaminated_per_eval_set"] = {s.name: per_set[s.name] for s in eval_sets}
 
     if config.dedup_on:
         result = dedup(
@@ -197,7 +224,15 @@ def run_curate(config: CurateConfig, on_progress: Callable[[str, int, int], None
     counts["after_hygiene"] = {path: len(rows) for path, rows in zip(config.inputs, survivors)}
     weights = config.weights or [float(len(rows)) for rows in survivors]
     if not any(survivors):
-        raise ConfigError(f"nothing is left of {', '.join(config.inputs)} after decontamination and dedup")
+        reasons = Counter(row["reject_reason"] for row in rejected)
+        said = ", ".join(f"{reason} {n}" for reason, n in reasons.most_common()) or "none"
+        per_set = ", ".join(f"{k} {v}" for k, v in counts.get("contaminated_per_eval_set", {}).items())
+        raise DataError(
+            f"nothing is left of {', '.join(config.inputs)} ({sum(counts['input_rows'].values())} rows) after "
+            f"decontamination and dedup: removed {said}"
+            + (f" (contaminated per evaluation set: {per_set})" if per_set else "")
+            + "; check --eval-set, --overlap and --dedup-on, or --contaminated flag to keep and mark them"
+        )
     mixed = mix(survivors, weights, seed=config.seed, total=config.total)
     counts["mixed_from"] = dict(Counter(row["mix_source"] for row in mixed))
     train, test = train_test_split(mixed, config.test_size, seed=config.seed)
@@ -233,7 +268,9 @@ def run_curate(config: CurateConfig, on_progress: Callable[[str, int, int], None
             ),
             "near_threshold": config.near_threshold if config.near else None,
             "decontaminate_against": config.against,
+            "eval_sets": config.against,
             "ngram": config.ngram,
+            "overlap": config.overlap,
             "digits_masked": config.digits_masked,
             "judge": {"model": config.judge, "engine": config.judge_engine, "similarity": config.judge_similarity}
             if config.judge

@@ -37,7 +37,8 @@ class CurateStep(Step[CurateConfig]):
         stats = StepStats(total=sum(counts["input_rows"].values()), kept=counts["kept"])
         stats.dropped.update(counts["dropped_by_reason"])
         rows = [(f"input {path}", n) for path, n in counts["input_rows"].items()]
-        rows += [(f"contaminated ({name})", n) for name, n in counts["contaminated_by_eval_set"].items()]
+        rows += [(f"contaminated: {name}", n) for name, n in counts.get("contaminated_per_eval_set", {}).items()]
+        rows += [(f"  by rule: {name}", n) for name, n in counts["contaminated_by_eval_set"].items() if " (" in name]
         rows += [(f"paraphrase judge: {k}", n) for k, n in counts.get("paraphrase_judge", {}).items()]
         rows += [(f"dropped: {reason}", n) for reason, n in counts["dropped_by_reason"].items()]
         rows += [(f"mixed from {path}", n) for path, n in counts["mixed_from"].items()]

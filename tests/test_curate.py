@@ -47,7 +47,7 @@ def test_decontamination_flags_copies_and_names_the_eval_item():
     }
     texts = train + list(planted.values())
     hits = Decontaminator([load_eval_set("heldout")]).check(texts)
-    assert hits[len(train)] == {"sets": ["heldout"], "items": [held[3]["id"]], "rules": ["ngram"]}
+    assert hits[len(train)] == {"sets": ["heldout"], "items": [held[3]["id"]], "rules": ["ngram"], "overlap": [1.0]}
     assert hits[len(train) + 1]["items"] == [held[10]["id"]]
     assert hits[len(train) + 2]["items"] == [held[0]["id"]]
     # the columnar rule is the per-row rule, row for row
@@ -78,7 +78,7 @@ def test_digits_masked_rule_catches_other_numbers_that_ngrams_miss():
     assert len(missed) >= 10  # copies with other numbers the 8-gram rule lets through
     assert all(both[i] is not None for i in range(len(planted)))
     assert all(both[i]["rules"] == ["digits-masked"] for i in missed)
-    assert both[-1] == {"sets": ["aime (digits-masked)"], "items": ["q1"], "rules": ["digits-masked"]}
+    assert both[-1] == {"sets": ["aime (digits-masked)"], "items": ["q1"], "rules": ["digits-masked"], "overlap": [1.0]}
     reference = python_baseline(planted, [load_eval_set("heldout"), aime], masked=True)
     assert [bool(r) for r in reference] == [bool(h) for h in both]
     # a different problem that merely shares the formula shape is not a copy when words differ
@@ -146,8 +146,16 @@ def test_decontamination_reports_each_eval_set_and_respects_n():
         "A completely unrelated question about trains and apples and oranges today",
     ]
     hits = Decontaminator([aime, other]).check(texts)
-    assert hits[0] == {"sets": ["aime"], "items": ["a1"], "rules": ["ngram"]}
-    assert hits[1] == {"sets": ["other"], "items": ["o1"], "rules": ["ngram"]}
+    assert {k: hits[0][k] for k in ("sets", "items", "rules")} == {
+        "sets": ["aime"],
+        "items": ["a1"],
+        "rules": ["ngram"],
+    }
+    assert {k: hits[1][k] for k in ("sets", "items", "rules")} == {
+        "sets": ["other"],
+        "items": ["o1"],
+        "rules": ["ngram"],
+    }
     assert hits[2] is None
     # with n = 13 the second text (a 12-word overlap) no longer matches
     assert Decontaminator([aime, other], n=13).check(texts)[1] is None
@@ -264,7 +272,9 @@ def test_curate_cli_end_to_end_and_bad_options(tmp_path):
     out = tmp_path / "out"
     result = run_r1f("curate", str(src), "--out", str(out), "--eval-set", "heldout", "--eval-set", str(eval_file))
     assert result.returncode == 0, result.stderr
-    assert f"contaminated ({eval_file})" in result.stdout and "duplicate_problem" in result.stdout
+    # one line per evaluation set, zero included; sets named without the local path
+    assert "contaminated: eval.jsonl" in result.stdout and "duplicate_problem" in result.stdout
+    assert "contaminated: heldout" in result.stdout
     import datasets
 
     loaded = datasets.load_dataset(str(out), cache_dir=str(tmp_path / "hf-cache"))
@@ -272,7 +282,8 @@ def test_curate_cli_end_to_end_and_bad_options(tmp_path):
     manifest = read_manifest(out)
     assert loaded["train"].num_rows == manifest["counts"]["train"] == len(rows) - manifest["counts"]["dropped"] + 5
     leak = [r for r in loaded["rejected"] if r["problem"] == rows[9]["problem"]]
-    assert leak and str(eval_file) in leak[0]["contaminated_by"]
+    assert leak and leak[0]["contaminated_by"] == ["eval.jsonl"] and leak[0]["contaminated_items"] == ["row 1"]
+    assert manifest["counts"]["contaminated_per_eval_set"] == {"heldout": 0, "eval.jsonl": 1}
     before = sorted(Path(out).rglob("*"))
     for args, needle in [
         (["--weights", "1,1"], "--weights has 2 values for 1 datasets"),

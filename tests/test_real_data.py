@@ -158,3 +158,123 @@ def test_r1f_problems_imports_filters_and_writes_a_named_dataset_with_its_licens
     assert str(tmp_path) not in card + json.dumps(manifest)  # the local path stays local
     wrong = _r1f("problems", "--source", "builtin", "--levels", "2", "--out", str(tmp_path / "x"))
     assert wrong.returncode == 1 and "no level label" in wrong.stderr
+
+
+# -- decontamination on real-shaped data ------------------------------------------------------------------
+
+from curation.curate import CurateConfig, run_curate  # noqa: E402
+from curation.decontaminate import Decontaminator, EvalSet, load_eval_set  # noqa: E402
+from r1f.io import write_dataset  # noqa: E402
+
+GSM_EVAL = EvalSet(
+    "gsm8k",
+    [
+        "Mia has $80. She buys 3 books for $12 each and a lamp for $20. How much money will she have left over after "
+        "she buys them?",
+        "Leo works 6 hours a day for 5 days a week at $15 an hour. How much does he earn in 4 weeks?",
+        "What is 7 + 8 * 2?",
+    ],
+    ["101", "102", "103"],
+)
+
+
+def test_stock_phrasing_is_not_a_copy_but_a_copy_with_other_numbers_is():
+    texts = [
+        # shares only the stock phrase with item 101 (open-r1's any-8-gram rule flags it)
+        "A farmer sells 14 pumpkins at a market stall for $3 each and pays $9 rent for the stall. How much money will "
+        "she have left over after she buys seeds for $5?",
+        # shares only a masked stock phrase with item 102 ("0 hours a day for 0 days a week")
+        "A nurse sleeps 7 hours a day for 6 days a week and naps on Sundays. How many hours of sleep is that?",
+        # item 102 with other numbers, other case and punctuation
+        "LEO works 8 hours a day for 4 days a week at $11 an hour; how much does he earn in 3 weeks",
+        # item 103 with other numbers
+        "What is 5 + 9 * 4?",
+    ]
+    hits = Decontaminator([GSM_EVAL]).check(texts)
+    assert hits[0] is None and hits[1] is None
+    assert hits[2]["sets"] == ["gsm8k (digits-masked)"] and hits[2]["items"] == ["102"]
+    assert hits[3]["items"] == ["103"]
+    any_gram = Decontaminator([GSM_EVAL], overlap=0).check(texts)  # open-r1's rule, kept as --overlap 0
+    assert any_gram[0] is not None
+
+
+def test_a_harness_prefix_on_every_eval_item_does_not_hide_copies():
+    prefixed = EvalSet(
+        "math500", ["Return your final response within \\boxed{}. " + t for t in GSM_EVAL.texts], GSM_EVAL.ids
+    )
+    hits = Decontaminator([prefixed]).check(
+        [
+            "What is 4 + 1 * 6?",
+            "Leo works 2 hours a day for 3 days a week at $9 an hour. How much does he earn in 5 weeks?",
+        ]
+    )
+    assert [h["items"] for h in hits] == [["103"], ["102"]]
+
+
+def test_eval_sets_add_to_the_heldout_split_and_hits_carry_the_benchmark_ids(tmp_path, monkeypatch):
+    monkeypatch.setenv("R1F_DATA_DIR", str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    _jsonl(tmp_path / "cache" / "math500_test.jsonl", MATH_ROWS)
+    _jsonl(tmp_path / "cache" / "gsm8k_test.jsonl", GSM8K_ROWS)
+    assert load_eval_set("gsm8k").ids == ["0", "1"] and load_eval_set("math500").ids[0] == "test/prealgebra/1.json"
+    rows = [
+        {"id": "a", "problem": MATH_ROWS[1]["problem"], "solution": "(3, 9)"},
+        {"id": "b", "problem": GSM8K_ROWS[0]["question"].replace("14", "16"), "solution": "21"},
+        {
+            "id": "c",
+            "problem": "A frog jumps 3 times a minute. How many jumps does it make in 7 minutes?",
+            "solution": "21",
+        },
+    ]
+    write_dataset(tmp_path / "in", {"train": rows}, {"kind": "sampled"})
+    config = CurateConfig(
+        inputs=[str(tmp_path / "in")], out=str(tmp_path / "out"), eval_sets=["math500,gsm8k"], dedup_on=[]
+    )
+    assert config.against == ["heldout", "math500", "gsm8k"]
+    counts = run_curate(config)
+    assert counts["contaminated_per_eval_set"] == {"heldout": 0, "math500": 1, "gsm8k": 1}
+    rejected = {r["id"]: r for r in read_rows(tmp_path / "out", split="rejected")}
+    assert rejected["a"]["contaminated_items"] == ["test/algebra/2.json"]
+    assert rejected["b"]["contaminated_by"] == ["gsm8k (digits-masked)"] and rejected["b"]["contaminated_items"] == [
+        "0"
+    ]
+    assert [r["id"] for r in read_rows(tmp_path / "out")] == ["c"]
+
+
+def test_when_decontamination_removes_everything_the_error_counts_why(tmp_path):
+    held = load_eval_set("heldout")
+    write_dataset(
+        tmp_path / "in", {"train": [{"id": f"h{i}", "problem": held.texts[i]} for i in range(3)]}, {"kind": "x"}
+    )
+    with pytest.raises(DataError) as err:
+        run_curate(CurateConfig(inputs=[str(tmp_path / "in")], out=str(tmp_path / "out"), dedup_on=[]))
+    message = str(err.value)
+    assert "(3 rows)" in message and "contaminated 3" in message and "heldout 3" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_paraphrase_judge_works_through_an_openai_server(served, model_dir, tmp_path):
+    """A real model behind --judge-engine openai on loopback: retrieval, the request, the verdict marks."""
+    eval_file = _jsonl(
+        tmp_path / "eval.jsonl",
+        [{"id": "e1", "problem": "A train travels at 60 km/h for 3 hours. How far does it go in km?"}],
+    )
+    src = _jsonl(
+        tmp_path / "in.jsonl",
+        [{"problem": "For 3 hours a train goes at 60 km/h. How many km does it travel?", "solution": "180"}],
+    )
+    config = CurateConfig(
+        inputs=[str(src)],
+        out=str(tmp_path / "out"),
+        eval_sets=[str(eval_file)],
+        heldout=False,
+        judge=model_dir,
+        judge_engine="openai",
+        judge_options={"base_url": served, "timeout": 120, "max_retries": 1},
+        contaminated="flag",
+        dedup_on=[],
+    )
+    counts = run_curate(config)
+    assert counts["paraphrase_judge"]["candidates"] == 1
+    judged = read_rows(tmp_path / "out")[0]["paraphrase_judged"]
+    assert judged["item"] == "e1" and judged["verdict"] in ("same", "different", "unclear") and judged["answer"]
