@@ -132,9 +132,9 @@ def mask_digits(text: str) -> str:
 
 
 def tokens(text: str, masked: bool = False) -> list[str]:
-    """The words the rules compare: boilerplate removed, lower case, punctuation dropped, numbers masked or not.
+    r"""The words the rules compare: boilerplate removed, lower case, punctuation dropped, numbers masked or not.
 
-    >>> tokens("Return your final response within \\boxed{}. What is 2+3, Ann?")
+    >>> tokens(r"Return your final response within \boxed{}. What is 2+3, Ann?")
     ['what', 'is', '2', '+', '3', 'ann']
     """
     text = re.sub(BOILERPLATE_RE, " ", text)

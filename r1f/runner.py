@@ -400,6 +400,10 @@ def eval_rows(pipeline: Pipeline, states: StateStore) -> list[dict[str, Any]]:
         path = stage.output / "eval.json"
         if path.is_file():
             result = json.loads(path.read_text())
-            model = stage.inputs.get("model", [None])[0]
-            out.append({"stage": name, "model_stage": model or result.get("model"), **result})
+            model = stage.inputs.get("model", [None])[0] or result.get("model")
+            # an evaluation on several benchmarks is one row per benchmark
+            for part, label in [(b, f"{name} [{k}]") for k, b in (result.get("benchmarks") or {}).items()] or [
+                (result, name)
+            ]:
+                out.append({"stage": label, "model_stage": model, **part})
     return out

@@ -37,7 +37,7 @@ KINDS = (DATASET, MODEL, EVAL)
 #: (an evaluation killed before its eval.json keeps its run store and lock inside: it is the factory's, to resume)
 OUTPUT_MARKERS: dict[str, tuple[str, ...]] = {
     DATASET: ("manifest.json",),
-    EVAL: ("eval.json", ".greedy.run", ".greedy.lock", ".sampled.run", ".sampled.lock"),
+    EVAL: ("eval.json", ".r1f-eval", ".greedy.run", ".greedy.lock", ".sampled.run", ".sampled.lock"),
 }
 
 

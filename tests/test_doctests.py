@@ -12,6 +12,8 @@ MODULES = [
     "r1f.config",
     "generators.config",
     "generators.datasets",
+    "training.probe",
+    "curation.decontaminate",
     "filters.text",
     "filters.rewards.accuracy",
     "filters.rewards.format",

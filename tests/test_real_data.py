@@ -276,3 +276,54 @@ def test_the_paraphrase_judge_works_through_an_openai_server(served, model_dir, 
     assert counts["paraphrase_judge"]["candidates"] == 1
     judged = read_rows(tmp_path / "out")[0]["paraphrase_judged"]
     assert judged["item"] == "e1" and judged["verdict"] in ("same", "different", "unclear") and judged["answer"]
+
+
+# -- standard benchmarks --------------------------------------------------------------------------------
+
+
+def test_eval_on_benchmarks_writes_tables_per_benchmark_with_the_probe(tmp_path, model_dir):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    _jsonl(cache / "gsm8k_test.jsonl", GSM8K_ROWS)
+    _jsonl(cache / "math500_test.jsonl", MATH_ROWS)
+    out = tmp_path / "eval"
+    env = {"R1F_DATA_DIR": str(cache), "HF_HUB_OFFLINE": "1"}
+    args = ["eval", model_dir, "--benchmark", "gsm8k,math500", "--k", "2", "--max-new-tokens", "12"]
+    result = _r1f(*args, "--memorisation", "--out", str(out), env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads((out / "eval.json").read_text())
+    assert list(data["benchmarks"]) == ["gsm8k", "math500"] and data["n_problems"] == 5
+    math = data["benchmarks"]["math500"]
+    assert math["template"] == "benchmark:math500" and math["n_problems"] == 3
+    for key in ("pass@1", "pass@2", "pass@1 (mean of 2)", "maj@2"):
+        assert 0.0 <= math[key] <= 1.0 and key in math["intervals"], key
+    assert set(math["pass@1 by level"]) == {"1", "2", "3"} and set(math["pass@1 by subject"]) == {
+        "Algebra",
+        "Prealgebra",
+    }
+    assert math["memorisation"]["n"] == 3 and 0.0 <= math["memorisation"]["rouge_l"]["value"] <= 1.0
+    # the benchmark's usual prompt: the problem, then the instruction
+    greedy = read_rows(out / "math500" / "greedy")
+    assert greedy[0]["prompt"][-1]["content"].endswith("put your final answer within \\boxed{}.")
+    report = (out / "eval.md").read_text()
+    assert (
+        "## gsm8k (2 problems" in report
+        and "pass@1 (greedy) by subject" in report
+        and "## Memorisation probe" in report
+    )
+    # a missing benchmark copy fails in one line before the model loads
+    missing = _r1f("eval", model_dir, "--benchmark", "aime24", "--out", str(tmp_path / "e2"), env=env)
+    assert missing.returncode == 1 and "aime24=PATH" in missing.stderr and missing.stderr.strip().count("\n") == 0
+
+
+def test_majority_vote_and_rouge():
+    from training.evaluate import majority, vote_key
+    from training.probe import rouge_l, states_gold
+
+    assert vote_key("so the answer is \\boxed{ 12 }") == vote_key("<answer>12</answer>") == "12"
+    assert majority([("12", True), ("7", False), ("12", True)]) and not majority(
+        [("7", False), ("7", False), ("12", True)]
+    )
+    assert not majority([("", True)])  # no extracted answer is no vote
+    assert 0 < rouge_l("she sells the eggs at the market", "she sells the rest at the market") < 1
+    assert states_gold("so it is 18 dollars", "18") and not states_gold("180 dollars", "18")

@@ -112,13 +112,25 @@ class EvalStep(Step[EvalConfig]):
         result = run_eval(self.config, progress=ctx.progress)
         out = result.pop("out_dir")
         stats = StepStats(total=result["n_problems"], kept=result["n_problems"])
-        intervals = result.get("intervals", {})
         table = []
-        for key, value in result.items():
-            if key in ("intervals", "judged", "greedy_correct"):
-                continue
-            ci = intervals.get(key)
-            table.append((key, f"{value} ({ci[0]:.3f}–{ci[1]:.3f})" if ci and value is not None else value))
+        for name, part in (result.get("benchmarks") or {"": result}).items():
+            intervals = part.get("intervals", {})
+            for key, value in part.items():
+                if key in ("intervals", "judged", "greedy_correct", "benchmarks") or isinstance(value, dict):
+                    continue
+                if name and key in ("model", "engine", "problems", "max_new_tokens"):
+                    continue
+                ci = intervals.get(key)
+                shown = f"{value} ({ci[0]:.3f}–{ci[1]:.3f})" if ci and value is not None else value
+                table.append((f"{name}: {key}" if name else key, shown))
+            probe = part.get("memorisation")
+            if probe and probe.get("n"):
+                table.append(
+                    (
+                        f"{name}: memorisation (exact / ROUGE-L / states gold)",
+                        f"{probe['exact']['value']} / {probe['rouge_l']['value']} / {probe['states_gold']['value']}",
+                    )
+                )
         return StepResult(
             self.output, stats, table, title=f"eval {self.config.model} -> {out}/eval.json", data={"eval": result}
         )
