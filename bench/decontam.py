@@ -112,7 +112,7 @@ def planted(sets: Sequence[EvalSet], per_kind: int, seed: int) -> list[tuple[str
     rng = random.Random(seed)
     out = []
     for kind in KINDS:
-        for s, eval_set in enumerate(sets):
+        for eval_set in sets:
             usable = [t for t in eval_set.texts if (kind != "numbers" or re.search(r"\d", t)) and len(t.split()) >= 8]
             for text in rng.sample(usable, per_kind // len(sets)):
                 out.append((kind, VARIANTS[kind](text, rng), eval_set.name))
