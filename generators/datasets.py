@@ -280,7 +280,9 @@ def apply_schema(rows: list[dict[str, Any]], schema: Schema, source: str) -> lis
     missing = [c for c in (*schema.problem, schema.gold) if c and c not in rows[0]]
     if missing:
         raise DataError(
-            f"{source}: no column {', '.join(map(repr, missing))} ({schema.kind}); columns are: "
+            f"{source}: no column {', '.join(map(repr, missing))}"
+            + (f" ({schema.kind})" if schema.kind != "given" else "")
+            + "; columns are: "
             f"{', '.join(map(str, rows[0]))}; pass --problem-column / --solution-column"
         )
     out = []

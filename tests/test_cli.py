@@ -101,8 +101,8 @@ def test_unknown_model(existing_dataset):
 def test_bad_inputs_give_one_line_errors(tmp_path, existing_dataset):
     cases = []
     wrong = tmp_path / "wrong.jsonl"
-    wrong.write_text(json.dumps({"question": "What is 1 + 1?", "answer": "2"}) + "\n")
-    cases.append((wrong, [], ["no column 'problem'", "question, answer", "--problem-column"]))
+    wrong.write_text(json.dumps({"q": "What is 1 + 1?", "a": "2"}) + "\n")  # nothing a sniffer can place
+    cases.append((wrong, [], ["no column 'problem'", "q, a", "--problem-column"]))
     latin = tmp_path / "latin.csv"
     latin.write_bytes("problem,solution\n¿Cuánto es 2 + 2?,4\n".encode("latin-1"))
     cases.append((latin, [], ["not UTF-8", "latin.csv"]))
@@ -113,7 +113,7 @@ def test_bad_inputs_give_one_line_errors(tmp_path, existing_dataset):
     corrupt.write_bytes(b"garbage")
     cases.append((corrupt, [], ["not a readable parquet", "corrupt.parquet"]))
     cases.append((tmp_path / "nowhere.jsonl", [], ["no such file"]))
-    cases.append((wrong, ["--solution-column", "gold", "--problem-column", "question"], ["no column 'gold'"]))
+    cases.append((wrong, ["--solution-column", "gold", "--problem-column", "q"], ["no column 'gold'"]))
     for path, extra, needles in cases:
         result = run_r1f("generate", "--problems", str(path), "--out", str(existing_dataset), *extra)
         _assert_one_line_error(result, *needles)
