@@ -23,7 +23,7 @@ from r1f.schema import Messages
 
 TRAILING_STOP_RE = re.compile(r"[\s.。!！]+$")
 FORMATS = ("r1", "think")
-METHODS = ("few-shot", "direct", "refine", "worked")
+METHODS = ("few-shot", "direct", "refine", "worked", "solutions")
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "fr": "French", "de": "German", "zh": "Chinese"}
 
 
@@ -234,7 +234,8 @@ class ColdStartConfig(SamplingConfig, EngineConfig, ProblemsConfig, GrowthConfig
     method: str = option(
         "few-shot",
         help="few-shot (k worked examples), direct (reason, reflect, verify), refine (clean R1-Zero outputs given "
-        "by --problems) or worked (the built-in generator writes out its own steps; no model, --problems builtin).",
+        "by --problems), worked (the built-in generator writes out its own steps; no model, --problems builtin) or "
+        "solutions (a dataset's own worked solutions, cleaned and verified; no model: --problems gsm8k, math, ...).",
     )
     format: str = option(
         "r1",
@@ -264,6 +265,11 @@ class ColdStartConfig(SamplingConfig, EngineConfig, ProblemsConfig, GrowthConfig
             raise ConfigError(
                 f"--method worked writes the built-in generator's own steps; --problems {self.problems} carries no "
                 "derivation: use --problems builtin (or another method for files and datasets)"
+            )
+        if self.method == "solutions" and self.problems.split("/")[0] in ("builtin", "heldout"):
+            raise ConfigError(
+                "--method solutions turns a dataset's own worked solutions into rows: give --problems gsm8k, math, "
+                "numina, openr1-math (or a GSM8K/MATH-like file); built-in problems use --method worked"
             )
         if self.refiner not in ("rules", "llm"):
             raise ConfigError(f"--refiner must be rules or llm, got {self.refiner!r}")

@@ -386,7 +386,7 @@ class ColdStartStep(GeneratingStep[ColdStartConfig]):
     format_key = "format"
     makes_sft_template = "format"
     kind = "cold_start"
-    summary = "cold-start SFT rows (few-shot, direct, refine, worked)"
+    summary = "cold-start SFT rows (few-shot, direct, refine, worked, solutions)"
 
     @property
     def cfg(self) -> ColdStartConfig:
@@ -423,6 +423,11 @@ class ColdStartStep(GeneratingStep[ColdStartConfig]):
             from generators.worked import worked_candidates
 
             candidates, rejected = worked_candidates(self.problems(), config)
+            drawn = len(self.problems())
+        elif config.method == "solutions":
+            from generators.solutions import solution_candidates
+
+            candidates, rejected = solution_candidates(self.problems(), config.format)
             drawn = len(self.problems())
         else:
             drafts, rejected = drafts_from(self.problems(), config.refiner, config.problems)

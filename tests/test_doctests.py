@@ -13,6 +13,7 @@ MODULES = [
     "generators.config",
     "generators.datasets",
     "training.probe",
+    "generators.solutions",
     "curation.decontaminate",
     "filters.text",
     "filters.rewards.accuracy",

@@ -327,3 +327,44 @@ def test_majority_vote_and_rouge():
     assert not majority([("", True)])  # no extracted answer is no vote
     assert 0 < rouge_l("she sells the eggs at the market", "she sells the rest at the market") < 1
     assert states_gold("so it is 18 dollars", "18") and not states_gold("180 dollars", "18")
+
+
+# -- cold starts from real worked solutions ----------------------------------------------------------------
+
+
+def test_cold_start_from_a_datasets_own_solutions(tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    _jsonl(cache / "gsm8k_train.jsonl", GSM8K_ROWS)
+    wrong_box = {**MATH_ROWS[2], "solution": "It is $\\boxed{[2,8]}$.", "unique_id": "test/algebra/9.json"}
+    _jsonl(cache / "math500_test.jsonl", [*MATH_ROWS[:2], wrong_box])
+    env = {"R1F_DATA_DIR": str(cache), "HF_HUB_OFFLINE": "1"}
+    gsm = _r1f(
+        "cold-start",
+        "--method",
+        "solutions",
+        "--problems",
+        "gsm8k",
+        "--format",
+        "think",
+        "--out",
+        str(tmp_path / "gsm"),
+        env=env,
+    )
+    assert gsm.returncode == 0, gsm.stderr[-2000:]
+    rows = read_rows(tmp_path / "gsm")
+    reply = rows[0]["messages"][-1]["content"]
+    assert "<<" not in reply and "####" not in reply  # calculator notes and the answer marker are gone
+    assert "Each day 14 - 9 = 5 are left." in reply and reply.endswith("<answer>\n15\n</answer>")
+    assert [r["messages"][-1]["content"].split("<answer>")[1].strip() for r in rows][1] == "14400\n</answer>"
+    math = _r1f("cold-start", "--method", "solutions", "--problems", "math500", "--out", str(tmp_path / "m"), env=env)
+    assert math.returncode == 0, math.stderr[-2000:]
+    kept = read_rows(tmp_path / "m")
+    assert len(kept) == 2 and "\\boxed" not in kept[0]["messages"][-1]["content"]
+    assert "\\frac{3}{6}+\\frac{2}{6} = \\frac{5}{6}" in kept[0]["messages"][-1]["content"]  # LaTeX kept as written
+    rejected = read_rows(tmp_path / "m", split="rejected")
+    assert [(r["source_id"], r["reject_reason"]) for r in rejected] == [
+        ("test/algebra/9.json", "solution_disagrees_with_gold")
+    ]
+    builtin = _r1f("cold-start", "--method", "solutions", "--out", str(tmp_path / "b"), env=env)
+    assert builtin.returncode == 1 and "--method worked" in builtin.stderr
