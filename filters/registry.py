@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from filters.rewards.accuracy import Accuracy, Cosine, Length
+from filters.rewards.control import RandomReward
 from filters.rewards.format import Format, reasoning_steps_reward, tag_count_reward
 from filters.rewards.language import LanguageConsistency
 from filters.rewards.penalties import RepetitionPenalty, SoftOverlongPunishment
@@ -55,6 +56,7 @@ REWARDS: dict[str, tuple[Callable[..., RewardFn], str]] = {
     "repetition_penalty": (RepetitionPenalty, "n-gram repetition penalty in [max_penalty, 0]"),
     "soft_overlong_punishment": (SoftOverlongPunishment, "DAPO soft overlong punishment in tokens, in [-1, 0]"),
     "language_consistency": (LanguageConsistency, "share of reasoning words in the target language"),
+    "random": (RandomReward, "control arm: 1 with probability p (seeded per prompt and completion), else 0"),
 }
 
 

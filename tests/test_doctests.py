@@ -14,6 +14,7 @@ MODULES = [
     "generators.datasets",
     "training.probe",
     "generators.solutions",
+    "filters.rewards.control",
     "curation.decontaminate",
     "filters.text",
     "filters.rewards.accuracy",

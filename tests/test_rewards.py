@@ -300,3 +300,15 @@ def test_r1_zero_fewshot_examples_speak_the_problems_language():
         shots = [m["content"] for m in messages if m["role"] == "user"][:-1]
         assert len(shots) == 2 and all(s in {e["problem"] for e in EXAMPLES if e["lang"] == lang} for s in shots)
     assert build_prompt("r1-zero-fewshot", "Q?") == build_prompt("r1-zero-fewshot", "Q?", "xx")  # English fallback
+
+
+def test_the_random_control_reward_is_seeded_and_has_its_rate():
+    from filters.registry import parse_rewards
+
+    (reward,) = parse_rewards("random(p=0.3,seed=2)")
+    completions = [f"<think>{i}</think><answer>{i}</answer>" for i in range(3000)]
+    first = reward.fn(completions, prompts=["q"] * 3000)
+    assert first == reward.fn(completions, prompts=["q"] * 3000)  # reproducible
+    assert 0.27 < sum(first) / 3000 < 0.33
+    other = parse_rewards("random(p=0.3,seed=3)")[0].fn(completions, prompts=["q"] * 3000)
+    assert other != first and reward.column == "reward_random"
