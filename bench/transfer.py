@@ -6,7 +6,9 @@ Arms, each SFT from the embedded base model for the same steps and learning rate
 - ``builtin``: the built-in generator's worked solutions (``r1f cold-start --method worked``);
 - ``gsm8k``: GSM8K-train's own solutions (``r1f cold-start --method solutions --problems gsm8k=...``),
   decontaminated against GSM8K test and MATH-500 first (``r1f curate --eval-set gsm8k,math500``);
-- ``mix``: the two at equal weight (``r1f curate A B --weights 1,1``).
+- ``mix``: the two at equal weight (``r1f curate A B --weights 1,1``);
+- ``gsm8k-wrong`` (control): the ``gsm8k`` rows with every final answer replaced by a wrong one (gold + 1..9,
+  seeded), the reasoning untouched: what the rows teach apart from their answers.
 
 Every model, the base included, is evaluated greedy with the ``sft-think`` template on the 200 held-out problems and
 on the first ``--gsm8k-test`` problems of GSM8K test (a fixed subset).
@@ -26,7 +28,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from data_to_models import ROOT, at_once, costs, fmt, mcnemar, r1f, sft  # noqa: E402
 
-ARMS = ("builtin", "gsm8k", "mix")
+ARMS = ("builtin", "gsm8k", "mix", "gsm8k-wrong")
+
+
+def wrong_answers(rows_dir: Path, out: Path, seed: int = 0) -> None:
+    """The SFT rows of ``rows_dir`` with each ``<answer>`` replaced by the gold plus 1..9 (seeded)."""
+    import random
+    import re
+
+    from r1f.io import read_rows
+
+    rng = random.Random(seed)
+    lines = []
+    for row in read_rows(rows_dir):
+        messages = [dict(m) for m in row["messages"]]
+        gold = str(row.get("solution") or "0").replace(",", "")
+        try:
+            bad = str(int(float(gold)) + rng.randint(1, 9))
+        except ValueError:
+            continue
+        messages[-1]["content"] = re.sub(
+            r"<answer>\n.*?\n</answer>", f"<answer>\n{bad}\n</answer>", messages[-1]["content"], flags=re.S
+        )
+        lines.append(json.dumps({"id": row["id"], "problem": row["problem"], "solution": bad, "messages": messages}))
+    out.write_text("\n".join(lines) + "\n")
 
 
 def main() -> None:
@@ -94,8 +119,11 @@ def main() -> None:
         str(mix),
         done=mix / "manifest.json",
     )
+    wrong = work / "gsm8k-wrong-rows.jsonl"
+    if not wrong.exists():
+        wrong_answers(gsm, wrong)
     models = {"base": "smollm2-135m"}
-    for arm, rows in zip(ARMS, (builtin, gsm, mix)):
+    for arm, rows in zip(ARMS, (builtin, gsm, mix, wrong)):
         models[arm] = sft(arm, work / f"model-{arm}", rows, args.steps)
 
     tokens = ("--k", "1", "--template", "sft-think", "--max-new-tokens", str(args.max_new_tokens))
