@@ -368,3 +368,16 @@ def test_cold_start_from_a_datasets_own_solutions(tmp_path):
     ]
     builtin = _r1f("cold-start", "--method", "solutions", "--out", str(tmp_path / "b"), env=env)
     assert builtin.returncode == 1 and "--method worked" in builtin.stderr
+
+
+def test_a_recipe_eval_stage_on_a_benchmark_reports_a_row_per_benchmark(tmp_path, model_dir):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    _jsonl(cache / "math500_test.jsonl", MATH_ROWS)
+    config = {"model": model_dir, "benchmark": ["math500"], "n_problems": 2, "k": 1, "max_new_tokens": 8}
+    recipe = tmp_path / "bench.yaml"
+    recipe.write_text(yaml.safe_dump({"stages": {"ev": {"step": "eval", "config": config}}}))
+    result = _r1f("run", str(recipe), "--run-dir", str(tmp_path / "run"), env={"R1F_DATA_DIR": str(cache)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "ev [math500]" in report
