@@ -3,6 +3,7 @@ for rates (evaluations, the recipe report)."""
 
 from __future__ import annotations
 
+import statistics
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -80,3 +81,12 @@ def wilson(successes: float, n: int, z: float = 1.96) -> tuple[float, float] | N
     centre = (p + z * z / (2 * n)) / denominator
     half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / denominator
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def mean_interval(values: list[float]) -> list[float] | None:
+    """A 95 % normal interval of a mean over problems (each value a problem's share of correct samples)."""
+    if len(values) < 2:
+        return None
+    mean = statistics.mean(values)
+    half = 1.96 * statistics.stdev(values) / len(values) ** 0.5
+    return [round(max(0.0, mean - half), 4), round(min(1.0, mean + half), 4)]

@@ -22,7 +22,7 @@ from generators.config import EngineConfig, OutputConfig, ProblemsConfig, Sampli
 from generators.models import DEFAULT_MODEL
 from r1f.config import option
 from r1f.errors import ConfigError
-from r1f.stats import wilson
+from r1f.stats import mean_interval, wilson
 
 #: language consistency at or above this counts a completion as "in the problem's language"
 CONSISTENT = 0.95
@@ -306,15 +306,6 @@ def majority(votes: list[tuple[str, bool]]) -> bool:
         return False
     best = max(counted.values(), key=len)
     return any(best)
-
-
-def mean_interval(values: list[float]) -> list[float] | None:
-    """A 95 % normal interval of a mean over problems (each value a problem's share of correct samples)."""
-    if len(values) < 2:
-        return None
-    mean = statistics.mean(values)
-    half = 1.96 * statistics.stdev(values) / len(values) ** 0.5
-    return [round(max(0.0, mean - half), 4), round(min(1.0, mean + half), 4)]
 
 
 SKIPPED = ("intervals", "judged", "greedy_correct", "benchmarks")

@@ -85,8 +85,7 @@ def run_probe(rows: list[dict[str, Any]], engine: Any, out: Path, progress: Any 
     """Probe ``engine``'s model on benchmark ``rows``; continuations are kept in ``out`` (resumable)."""
     from generators.engines import SamplingParams
     from generators.generate import run_generation
-    from r1f.stats import wilson
-    from training.evaluate import mean_interval
+    from r1f.stats import mean_interval, wilson
 
     items = []
     for row in rows:
