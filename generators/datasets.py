@@ -262,7 +262,7 @@ def sniff(rows: Sequence[Mapping[str, Any]]) -> Schema | None:
     for problem in ("problem", "question", "prompt"):
         if problem in columns:
             gold = next((c for c in ("answer", "solution", "final_answer", "Answer") if c in columns), None)
-            if problem == "problem" and gold == "solution":
+            if problem == "problem" and gold in (None, "solution"):
                 return None  # the factory's own layout: no guess needed
             return Schema("plain", (problem,), gold, "plain", id=ident, labels=labels)
     return None

@@ -26,8 +26,8 @@ def test_reads_jsonl_csv_parquet_and_dataset_dirs(tmp_path):
 
 def test_missing_column_lists_existing_ones(tmp_path):
     path = tmp_path / "p.jsonl"
-    path.write_text(json.dumps({"question": "x", "answer": "1"}) + "\n")
-    with pytest.raises(DataError, match=r"no column 'problem'.*columns are: question, answer"):
+    path.write_text(json.dumps({"q": "x", "a": "1"}) + "\n")  # nothing the sniffer can place
+    with pytest.raises(DataError, match=r"no column 'problem'.*columns are: q, a"):
         load_problems(str(path))
     with pytest.raises(DataError, match="no column"):
         map_columns(read_rows(path), {"solution": "gold"}, source=path)
