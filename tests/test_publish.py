@@ -111,24 +111,14 @@ def test_push_then_load_dataset_round_trip(hub, tmp_path):
 
 def test_contaminated_rows_need_two_explicit_flags(tmp_path):
     _dataset(tmp_path / "ds")
-    one = _r1f(
-        _env("http://127.0.0.1:9", tmp_path, None),
-        "push",
-        str(tmp_path / "ds"),
-        "--dry-run",
-        str(tmp_path / "a"),
-        "--include-contaminated",
-    )
+
+    def dry(out: str, *flags: str) -> subprocess.CompletedProcess:
+        env = _env("http://127.0.0.1:9", tmp_path, None)
+        return _r1f(env, "push", str(tmp_path / "ds"), "--dry-run", str(tmp_path / out), *flags)
+
+    one = dry("a", "--include-contaminated")
     assert one.returncode == 1 and "needs --include-rejected" in one.stderr and not (tmp_path / "a").exists()
-    both = _r1f(
-        _env("http://127.0.0.1:9", tmp_path, None),
-        "push",
-        str(tmp_path / "ds"),
-        "--dry-run",
-        str(tmp_path / "b"),
-        "--include-rejected",
-        "--include-contaminated",
-    )
+    both = dry("b", "--include-rejected", "--include-contaminated")
     assert both.returncode == 0, both.stderr
     assert sorted(r["id"] for r in read_rows(tmp_path / "b", split="rejected")) == ["bad", "copy"]
     assert json.loads((tmp_path / "b" / "manifest.json").read_text())["published"]["contaminated_rows_included"]
