@@ -137,6 +137,10 @@ class CurateConfig(Config):
         return list(dict.fromkeys(wanted))
 
 
+#: the working column that says which input a row came from in this run (never written)
+INPUT = "_curate_input"
+
+
 def _split_names(spec: str) -> list[str]:
     """``math500,gsm8k`` names two sets; a path with a comma in it stays one."""
     return [spec] if Path(spec).exists() else spec.split(",")
@@ -155,7 +159,8 @@ def run_curate(config: CurateConfig, on_progress: Callable[[str, int, int], None
         # an input that kept nothing (a generator on a weak model) is a count of 0, not a failure; all empty is one
         rows = read_rows(path, split=config.split, allow_empty=True)
         for row in rows:
-            row.setdefault("mix_source", path)
+            row.setdefault("mix_source", path)  # a re-curated row keeps where it first came from
+            row[INPUT] = index  # which input it is in this run (mixing and its counts)
         sources.append(rows)
         if on_progress:
             on_progress("read", index + 1, len(config.inputs))
@@ -220,7 +225,7 @@ def run_curate(config: CurateConfig, on_progress: Callable[[str, int, int], None
         everything = result.kept
         rejected.extend(result.dropped)
 
-    survivors = [[row for row in everything if row["mix_source"] == path] for path in config.inputs]
+    survivors = [[row for row in everything if row[INPUT] == index] for index in range(len(config.inputs))]
     counts["after_hygiene"] = {path: len(rows) for path, rows in zip(config.inputs, survivors)}
     weights = config.weights or [float(len(rows)) for rows in survivors]
     if not any(survivors):
@@ -234,7 +239,9 @@ def run_curate(config: CurateConfig, on_progress: Callable[[str, int, int], None
             + "; check --eval-set, --overlap and --dedup-on, or --contaminated flag to keep and mark them"
         )
     mixed = mix(survivors, weights, seed=config.seed, total=config.total)
-    counts["mixed_from"] = dict(Counter(row["mix_source"] for row in mixed))
+    counts["mixed_from"] = dict(Counter(config.inputs[row[INPUT]] for row in mixed))
+    for row in [*mixed, *rejected]:
+        row.pop(INPUT, None)
     train, test = train_test_split(mixed, config.test_size, seed=config.seed)
     counts.update(
         kept=len(mixed),

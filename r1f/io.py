@@ -278,7 +278,7 @@ def write_dataset(
 
 
 #: provenance columns that may hold a local path or an endpoint URL: published as names, with secrets masked
-PROVENANCE = ("model", "source", "engine", "teacher", "pass_rate_model", "generator")
+PROVENANCE = ("model", "source", "engine", "teacher", "pass_rate_model", "generator", "mix_source")
 
 
 def _public_row(row: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -298,3 +298,19 @@ def test_curate_cli_end_to_end_and_bad_options(tmp_path):
     bad = run_r1f("curate", str(bare), "--out", str(out))
     assert bad.returncode == 1 and "no row has problem text" in bad.stderr and "--dedup-on" in bad.stderr
     assert sorted(Path(out).rglob("*")) == before
+
+
+def test_a_curated_dataset_can_be_curated_again_and_mixed(tmp_path):
+    """Rows of a curated input keep their first mix_source, and still count as rows of that input in this mix."""
+    write_dataset(tmp_path / "a", {"train": _rows(20, seed=1)}, {"kind": "sampled"})
+    write_dataset(tmp_path / "b", {"train": _rows(20, seed=2)}, {"kind": "sampled"})
+    first = CurateConfig(inputs=[str(tmp_path / "a")], out=str(tmp_path / "a-clean"), dedup_on=[])
+    run_curate(first)
+    again = CurateConfig(
+        inputs=[str(tmp_path / "a-clean"), str(tmp_path / "b")], weights=[1, 1], out=str(tmp_path / "mix"), dedup_on=[]
+    )
+    counts = run_curate(again)
+    assert counts["mixed_from"] == {str(tmp_path / "a-clean"): 20, str(tmp_path / "b"): 20}
+    rows = read_rows(tmp_path / "mix")
+    assert {r["mix_source"] for r in rows} == {"a", "b"}  # published as names, never the local path
+    assert not any(key.startswith("_curate") for r in rows for key in r)
