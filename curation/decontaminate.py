@@ -84,13 +84,9 @@ def load_eval_set(spec: str, column: str | None = None) -> EvalSet:
     texts = [v if isinstance(v, str) else completion_text(v) for v in (row.get(name) for row in rows)]
     key = next((c for c in ID_COLUMNS if c in rows[0]), None)
     ids = [str(row[key]) if key and row.get(key) is not None else f"row {i + 1}" for i, row in enumerate(rows)]
-    return EvalSet(_public_name(spec), texts, ids)
-
-
-def _public_name(spec: str) -> str:
     from r1f.redact import public_path
 
-    return public_path(spec)
+    return EvalSet(public_path(spec), texts, ids)
 
 
 def _has_split(spec: str, split: str) -> bool:

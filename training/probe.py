@@ -107,7 +107,7 @@ def run_probe(rows: list[dict[str, Any]], engine: Any, out: Path, progress: Any 
         else None,
     ).rows
     by_id = {r["id"]: r for r in items}
-    exact = rouge = gold = 0
+    exact = gold = 0
     scores = []
     for row in done:
         item = by_id.get(row.get("problem_id") or row.get("id"), row)
@@ -117,7 +117,6 @@ def run_probe(rows: list[dict[str, Any]], engine: Any, out: Path, progress: Any 
         score = rouge_l(head, rest)
         scores.append(score)
         exact += int(_words(head) == _words(rest))
-        rouge += score
         gold += int(states_gold(text, item.get("solution")))
     n = len(done)
 
@@ -129,6 +128,6 @@ def run_probe(rows: list[dict[str, Any]], engine: Any, out: Path, progress: Any 
         "n": n,
         "shown": SHOWN,
         "exact": share(exact),
-        "rouge_l": {"value": round(rouge / n, 4), "ci95": mean_interval(scores)},
+        "rouge_l": {"value": round(sum(scores) / n, 4), "ci95": mean_interval(scores)},
         "states_gold": share(gold),
     }
